@@ -1,0 +1,17 @@
+"""The embedded default: the committed fixture model and the synthetic data it was trained on."""
+from pathlib import Path
+
+from yolo.synthetic import DEFAULT_ROOT, ensure_split
+
+FIXTURE_WEIGHTS = Path(__file__).resolve().parent / "assets" / "fixture.pt"
+FIXTURE_IMGSZ = 256
+
+
+def fixture_val_data(root: str | Path = DEFAULT_ROOT, progress: bool = True) -> Path:
+    """Path of the 500-image synthetic validation annotation JSON (generated on first use)."""
+    return ensure_split("val", root, progress)[1]
+
+
+def fixture_calib_images(root: str | Path = DEFAULT_ROOT, progress: bool = True) -> Path:
+    """Folder of the synthetic calibration images (a split of their own, disjoint from val)."""
+    return ensure_split("calib", root, progress)[0]
