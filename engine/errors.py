@@ -1,0 +1,106 @@
+"""What can go wrong around TensorRT, said once and clearly: missing module, version mismatch, no INT8, parser errors.
+
+Every function here is pure (strings in, strings or QYoloError out) so the messages are tested on machines
+without TensorRT; the modules that talk to TensorRT raise what these build.
+"""
+from typing import Iterable
+
+from common.errors import QYoloError
+
+DOCKER_IMAGE_HINT = (
+    "TensorRT is not installed in this Python. Run the GPU targets inside the project's image: "
+    "`make docker-build && make docker-shell` (base nvcr.io/nvidia/pytorch, TensorRT included; see docs/gpu-workflow.md)"
+)
+
+# Turing (7.5) is the oldest architecture TensorRT 10 supports; INT8 math itself exists from 6.1 (DP4A).
+MIN_INT8_COMPUTE_CAPABILITY = (6, 1)
+
+
+def missing_tensorrt_message(import_error: BaseException | None = None) -> str:
+    reason = f" ({type(import_error).__name__}: {import_error})" if import_error else ""
+    return DOCKER_IMAGE_HINT + reason
+
+
+def import_tensorrt():
+    """`import tensorrt`, turning its absence into the one-line message that names the Docker image."""
+    try:
+        import tensorrt
+    except ImportError as exc:  # also catches a broken install whose shared libraries are missing
+        raise QYoloError(missing_tensorrt_message(exc)) from None
+    return tensorrt
+
+
+def tensorrt_available() -> bool:
+    try:
+        import_tensorrt()
+    except QYoloError:
+        return False
+    return True
+
+
+def major_version(version: str) -> int:
+    """'10.8.0.43' -> 10. A version string we cannot read is a user-visible error, not a silent 0."""
+    head = str(version).strip().split(".")[0]
+    if not head.isdigit():
+        raise QYoloError(f"cannot read a TensorRT major version from {version!r}")
+    return int(head)
+
+
+def version_mismatch_message(engine_path: str, built_with: str, runtime: str) -> str:
+    return (f"engine {engine_path} was built by TensorRT {built_with}, but this is TensorRT {runtime}: "
+            f"serialized engines only load in the TensorRT version that built them. Rebuild it here with "
+            f"`make engine` (or `python -m engine build --onnx <its .onnx>`)")
+
+
+def check_engine_version(engine_path: str, built_with: str | None, runtime: str) -> None:
+    """Raise the rebuild message when the sidecar's TensorRT version differs from the running one."""
+    if built_with is not None and str(built_with) != str(runtime):
+        raise QYoloError(version_mismatch_message(engine_path, built_with, runtime))
+
+
+def deserialize_failure_message(engine_path: str, runtime: str, built_with: str | None) -> str:
+    causes = [f"built by another TensorRT version (sidecar says {built_with or 'unknown'}, this is {runtime})",
+              "built on a different GPU architecture (engines are specific to the GPU they were built on)",
+              "the file is truncated or not a TensorRT engine"]
+    return (f"TensorRT could not load engine {engine_path}. Likely causes: " + "; ".join(causes)
+            + ". Rebuild it on this machine with `make engine`")
+
+
+def int8_supported(compute_capability: tuple[int, int]) -> bool:
+    return tuple(compute_capability) >= MIN_INT8_COMPUTE_CAPABILITY
+
+
+def check_int8_support(gpu_name: str, compute_capability: tuple[int, int]) -> None:
+    if not int8_supported(compute_capability):
+        major, minor = compute_capability
+        raise QYoloError(
+            f"GPU {gpu_name} (compute capability {major}.{minor}) has no INT8 support; build the FP16 engine "
+            f"instead (`--precision fp16`, or `make engine PRECISION=fp16`) or use a GPU of compute capability "
+            f"{MIN_INT8_COMPUTE_CAPABILITY[0]}.{MIN_INT8_COMPUTE_CAPABILITY[1]} or newer (Turing or newer for TensorRT 10)")
+
+
+def format_parser_errors(onnx_path: str, errors: Iterable[str]) -> str:
+    """All ONNX parser errors, numbered, under one heading (the CLI prints this in full, then exits 2)."""
+    lines = [f"TensorRT's ONNX parser rejected {onnx_path}:"]
+    lines += [f"  [{i}] {text}" for i, text in enumerate(errors, 1)]
+    if len(lines) == 1:
+        lines.append("  (the parser gave no details; rerun with --verbose for TensorRT's log)")
+    lines.append("Check it first with `python -m export.lint` and that it was exported with the `trt` profile "
+                 "(opset >= 13, int8 Q/DQ with zero point 0).")
+    return "\n".join(lines)
+
+
+def parser_error_text(error) -> str:
+    """One TensorRT IParserError as text; str() already carries node and description, the rest is best effort."""
+    text = str(error).strip()
+    if text:
+        return text
+    parts = []
+    for attr in ("code", "node_name", "node_operator", "desc"):
+        getter = getattr(error, attr, None)
+        if callable(getter):
+            try:
+                parts.append(f"{attr}={getter()}")
+            except Exception:  # an accessor this TensorRT version does not implement
+                continue
+    return ", ".join(parts) or repr(error)

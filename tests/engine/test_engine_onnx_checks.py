@@ -1,0 +1,57 @@
+"""What the builder checks before TensorRT sees an ONNX: Q/DQ presence, int8-only, zero points."""
+import pytest
+
+from common.errors import QYoloError
+from engine.onnx_checks import check_for_tensorrt, summarize_onnx
+from engine_onnx_samples import write_model
+
+
+def test_summary_of_a_trt_profile_graph(tmp_path):
+    summary = summarize_onnx(write_model(tmp_path / "q.onnx", qdq="int8"))
+    assert summary.input_name == "images" and summary.input_shape == ["batch", 3, 32, 32]
+    assert summary.dynamic_batch and summary.opset == 17 and summary.output_names == ["pred"]
+    assert (summary.n_quantize, summary.n_dequantize) == (2, 2)
+    assert summary.has_qdq and summary.zero_point_types == {"int8"}
+    assert check_for_tensorrt(summary, "int8") == []
+
+
+def test_int8_build_of_a_graph_without_qdq_warns_it_will_be_fp16(tmp_path, capfd):
+    summary = summarize_onnx(write_model(tmp_path / "f.onnx"))
+    assert not summary.has_qdq
+    warnings = check_for_tensorrt(summary, "int8")
+    assert len(warnings) == 1 and "no Q/DQ" in warnings[0] and "FP16" in warnings[0]
+    assert "built as FP16" in capfd.readouterr().err
+    assert check_for_tensorrt(summary, "fp16") == []
+
+
+def test_qdq_graph_for_an_fp16_build_says_int8_stays(tmp_path):
+    summary = summarize_onnx(write_model(tmp_path / "q.onnx", qdq="int8"))
+    assert "will run in INT8" in check_for_tensorrt(summary, "fp16")[0]
+
+
+def test_uint8_cpu_profile_is_refused_with_the_fix(tmp_path):
+    summary = summarize_onnx(write_model(tmp_path / "u.onnx", qdq="uint8", zp_value=128))
+    with pytest.raises(QYoloError, match=r"uint8 Q/DQ.*--profile trt"):
+        check_for_tensorrt(summary, "int8")
+
+
+def test_nonzero_int8_zero_point_is_refused_naming_the_node(tmp_path):
+    summary = summarize_onnx(write_model(tmp_path / "z.onnx", qdq="int8", zp_value=3))
+    with pytest.raises(QYoloError, match=r"non-zero zero points at act_Q"):
+        check_for_tensorrt(summary, "int8")
+
+
+def test_old_opset_with_qdq_is_refused(tmp_path):
+    summary = summarize_onnx(write_model(tmp_path / "o.onnx", qdq="int8", opset=13))
+    summary.opset = 12  # onnx's checker would not let us write per-channel Q/DQ at 12; the check is on the number
+    with pytest.raises(QYoloError, match="opset 12"):
+        check_for_tensorrt(summary, "int8")
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(QYoloError, match="does not exist"):
+        summarize_onnx(tmp_path / "none.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00not a protobuf\xff" * 10)
+    with pytest.raises(QYoloError, match="not a readable ONNX"):
+        summarize_onnx(bad)
