@@ -22,3 +22,131 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file
+# changes). Defaults run on the embedded fixture and the synthetic data; for COCO inside the Docker image see
+# docs/gpu-workflow.md, e.g. `make bench WEIGHTS=weights/yolov5s.pt DATA=data/coco IMGSZ=640 CALIB_IMAGES=1500`.
+# ---------------------------------------------------------------------------------------------------------------
+WEIGHTS ?= yolo/assets/fixture.pt
+DATA ?= data/synthetic
+METHOD ?= uh
+WBITS ?= 8
+ABITS ?= 8
+PROFILE ?= trt
+SCHEME ?= $(if $(filter trt,$(PROFILE)),sym,asym)
+BATCH ?= 32
+IMGSZ ?= 256
+CALIB_IMAGES ?= 256
+ifeq ($(origin DEVICE),undefined)
+DEVICE := $(if $(shell nvidia-smi -L 2>/dev/null),cuda,cpu)
+endif
+
+# Dataset layout: COCO (train2017/ + annotations/instances_val2017.json) or the synthetic one (calib/ + val).
+CALIB_SOURCE ?= $(if $(wildcard $(DATA)/train2017),$(DATA)/train2017,$(DATA)/calib)
+VAL_ANN ?= $(if $(wildcard $(DATA)/annotations/instances_val2017.json),$(DATA)/annotations/instances_val2017.json,$(DATA)/annotations/instances_val.json)
+# The synthetic data is generated on first use; other datasets must already be there.
+DATA_DEPS := $(if $(filter data/synthetic,$(DATA)),data/synthetic/annotations/instances_calib.json data/synthetic/annotations/instances_val.json)
+
+# TensorRT rows only where the tensorrt module and an NVIDIA GPU are present (override: HAVE_TRT=yes|no).
+ifeq ($(origin HAVE_TRT),undefined)
+HAVE_TRT := $(shell $(PY) -c "import tensorrt" >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
+endif
+
+MODEL := $(basename $(notdir $(WEIGHTS)))
+TAG = $(METHOD)_$(SCHEME)_w$(WBITS)a$(ABITS)
+CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
+EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
+ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)-b$(BATCH)
+BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
+
+CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
+ONNX = $(EXPORT_DIR)/$(TAG)_$(PROFILE).onnx
+ENGINE = $(ENGINE_DIR)/$(TAG)_trt.engine
+
+# A file stem <method>_<scheme>_w<W>a<A> carries the calibration settings; these read them back.
+_stem_word = $(word $(2),$(subst _, ,$(1)))
+stem_method = $(call _stem_word,$(1),1)
+stem_scheme = $(call _stem_word,$(1),2)
+stem_wbits = $(patsubst w%,%,$(firstword $(subst a, ,$(call _stem_word,$(1),3))))
+stem_abits = $(word 2,$(subst a, ,$(call _stem_word,$(1),3)))
+
+.PHONY: calibrate export engine bench table docker-build docker-shell
+# Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
+.SECONDARY:
+
+calibrate: $(CALIB_ARTIFACT)
+export: $(ONNX)
+engine: $(ENGINE)
+
+data/synthetic/annotations/instances_%.json: | $(STAMP)
+	$(PY) -c "from yolo.synthetic import ensure_split; ensure_split('$*')"
+
+$(CALIB_DIR)/%.pt: $(WEIGHTS) $(DATA_DEPS) | $(STAMP)
+	$(PY) -m calib --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
+		--method $(call stem_method,$*) --scheme $(call stem_scheme,$*) \
+		--w-bits $(call stem_wbits,$*) --a-bits $(call stem_abits,$*) --device $(DEVICE) --out $@
+
+$(EXPORT_DIR)/fp32.onnx: $(WEIGHTS) | $(STAMP)
+	$(PY) -m export --weights $(WEIGHTS) --profile fp32 --imgsz $(IMGSZ) --dynamic-batch --out $@
+
+$(EXPORT_DIR)/%_trt.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+	$(PY) -m export --artifact $< --profile trt --imgsz $(IMGSZ) --dynamic-batch --out $@
+
+$(EXPORT_DIR)/%_cpu.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+	$(PY) -m export --artifact $< --profile cpu --imgsz $(IMGSZ) --dynamic-batch --out $@
+
+$(ENGINE_DIR)/%_trt.engine: $(EXPORT_DIR)/%_trt.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision int8 --batch $(BATCH)
+
+$(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision fp16 --batch $(BATCH)
+
+# bench: FP32 / INT8 / INT4-emulated on ONNX Runtime and OpenVINO (CPU, `cpu` profile), and FP16 / INT8 /
+# INT4-emulated TensorRT engines (`trt` profile) where TensorRT is present; AP + latency report at the end.
+CPU_MODELS = $(EXPORT_DIR)/fp32.onnx $(EXPORT_DIR)/$(METHOD)_asym_w8a8_cpu.onnx $(EXPORT_DIR)/$(METHOD)_asym_w4a4_cpu.onnx
+TRT_ENGINES = $(ENGINE_DIR)/fp16.engine $(ENGINE_DIR)/$(METHOD)_sym_w8a8_trt.engine $(ENGINE_DIR)/$(METHOD)_sym_w4a4_trt.engine
+CPU_METRICS = $(foreach b,ort openvino,$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/$(b)_%.json,$(CPU_MODELS)))
+TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt_%.json,$(TRT_ENGINES))
+BENCH_METRICS = $(CPU_METRICS) $(if $(filter yes,$(HAVE_TRT)),$(TRT_METRICS))
+BENCH_LATENCY = $(BENCH_DIR)/latency_cpu.json $(if $(filter yes,$(HAVE_TRT)),$(BENCH_DIR)/latency_tensorrt.json)
+
+$(BENCH_DIR)/metrics/ort_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval --backend ort --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
+
+$(BENCH_DIR)/metrics/openvino_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval --backend openvino --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
+
+$(BENCH_DIR)/metrics/tensorrt_%.json: $(ENGINE_DIR)/%.engine $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval --backend tensorrt --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --device cuda --out $@
+
+$(BENCH_DIR)/latency_cpu.json: $(CPU_MODELS) | $(STAMP)
+	$(PY) -m eval.bench --models $^ --backends ort openvino --imgsz $(IMGSZ) --out $@
+
+$(BENCH_DIR)/latency_tensorrt.json: $(TRT_ENGINES) | $(STAMP)
+	$(PY) -m engine bench $^ --batches 1 $(BATCH) --out $@
+
+bench: $(BENCH_METRICS) $(BENCH_LATENCY)
+	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
+
+# Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
+table: $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
+		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
+
+# GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
+# runs folders onto the same relative paths inside, so the targets above take the same arguments there.
+IMAGE ?= q-yolo-gpu:latest
+BASE_IMAGE ?= nvcr.io/nvidia/pytorch:25.01-py3
+HOST_DATA ?= data
+HOST_WEIGHTS ?= weights
+CONTAINER_ROOT := /workspace/q-yolo
+
+docker-build:
+	DOCKER_BUILDKIT=1 docker build -f docker/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+docker-shell:
+	mkdir -p runs $(HOST_DATA) $(HOST_WEIGHTS)
+	docker run --rm -it --gpus all --ipc=host --ulimit memlock=-1 --ulimit stack=67108864 \
+		-v $(abspath $(HOST_DATA)):$(CONTAINER_ROOT)/data -v $(abspath $(HOST_WEIGHTS)):$(CONTAINER_ROOT)/weights \
+		-v $(CURDIR)/runs:$(CONTAINER_ROOT)/runs $(IMAGE)

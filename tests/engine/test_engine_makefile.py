@@ -1,0 +1,97 @@
+"""`make -n` dry runs: the pipeline targets chain calibrate -> export -> engine -> bench with the variables given,
+and an engine is rebuilt exactly when its ONNX changes."""
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval)\b")
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+
+
+def make_n(*args: str) -> list[str]:
+    done = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # join recipe continuation lines, keep only the pipeline's commands (not the venv install step)
+    text = done.stdout.replace("\\\n", " ")
+    return [" ".join(line.split()) for line in text.splitlines() if PIPELINE_COMMAND.search(line)]
+
+
+@pytest.fixture
+def weights(tmp_path) -> str:
+    path = tmp_path / "fixture.pt"
+    path.write_bytes(b"weights")
+    return str(path)
+
+
+def _index(lines, needle):
+    return next(i for i, line in enumerate(lines) if needle in line)
+
+
+def test_calibrate_uses_the_variables(weights):
+    lines = make_n("calibrate", f"WEIGHTS={weights}", "METHOD=percentile", "WBITS=6", "ABITS=6", "SCHEME=asym",
+                   "IMGSZ=320", "CALIB_IMAGES=64", "DEVICE=cpu")
+    (calib,) = [line for line in lines if "-m calib" in line]
+    for part in (f"--weights {weights}", "--method percentile", "--scheme asym", "--w-bits 6", "--a-bits 6",
+                 "--imgsz 320", "--num-images 64", "--device cpu", "--data data/synthetic/calib",
+                 "--out runs/calib/fixture-320-n64/percentile_asym_w6a6.pt"):
+        assert part in calib, (part, calib)
+
+
+def test_engine_chains_calibrate_export_build(weights):
+    lines = make_n("engine", f"WEIGHTS={weights}", "BATCH=8", "DEVICE=cuda")
+    calib, export, build = (_index(lines, needle) for needle in ("-m calib", "-m export", "-m engine build"))
+    assert calib < export < build
+    assert "--scheme sym" in lines[calib]  # PROFILE=trt implies the symmetric variant
+    assert "--profile trt" in lines[export] and "--artifact runs/calib/fixture-256-n256/uh_sym_w8a8.pt" in lines[export]
+    assert ("--onnx runs/export/fixture-256-n256/uh_sym_w8a8_trt.onnx --out "
+            "runs/engines/fixture-256-n256-b8/uh_sym_w8a8_trt.engine --precision int8 --batch 8") in lines[build]
+
+
+def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
+    lines = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=yes", "DEVICE=cuda")
+    evals = [line for line in lines if "-m eval --backend" in line]
+    backends = sorted({line.split("--backend ")[1].split()[0] for line in evals})
+    assert backends == ["openvino", "ort", "tensorrt"] and len(evals) == 9
+    builds = [line for line in lines if "-m engine build" in line]
+    assert len(builds) == 3 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
+    assert any("uh_sym_w4a4_trt.onnx" in line for line in builds)  # INT4-emulated engine
+    assert any("-m engine bench" in line and "--batches 1 32" in line for line in lines)
+    assert any("-m eval.bench" in line and "uh_asym_w8a8_cpu.onnx" in line for line in lines)
+    report = lines[-1]
+    assert "-m eval.report_bench" in report and "latency_tensorrt.json" in report and "tensorrt_fp16.json" in report
+
+
+def test_bench_without_tensorrt_has_cpu_rows_only(weights):
+    lines = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=no")
+    assert not any("--backend tensorrt" in line or "-m engine" in line or "latency_tensorrt" in line
+                   for line in lines)
+    assert sum("-m eval --backend" in line for line in lines) == 6
+    assert "-m eval.report_bench" in lines[-1]
+
+
+def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
+    dirs = {name: tmp_path / name for name in ("calib", "export", "engines")}
+    for d in dirs.values():
+        d.mkdir()
+    artifact, onnx, engine = (dirs["calib"] / "uh_sym_w8a8.pt", dirs["export"] / "uh_sym_w8a8_trt.onnx",
+                              dirs["engines"] / "uh_sym_w8a8_trt.engine")
+    now = time.time()
+    for i, path in enumerate((artifact, onnx, engine)):  # oldest to newest: everything up to date
+        path.write_bytes(b"x")
+        os.utime(path, (now + i, now + i))
+    os.utime(weights, (now - 10, now - 10))
+    overrides = [f"WEIGHTS={weights}", f"CALIB_DIR={dirs['calib']}", f"EXPORT_DIR={dirs['export']}",
+                 f"ENGINE_DIR={dirs['engines']}", "DATA_DEPS="]
+    assert make_n("engine", *overrides) == []
+    os.utime(onnx, (now + 10, now + 10))  # a re-exported ONNX
+    lines = make_n("engine", *overrides)
+    assert len(lines) == 1 and "-m engine build" in lines[0] and str(onnx) in lines[0]
+    os.utime(artifact, (now + 20, now + 20))  # a new calibration: export and engine follow
+    lines = make_n("engine", *overrides)
+    assert ["-m export" in lines[0], "-m engine build" in lines[1]] == [True, True]
