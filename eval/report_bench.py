@@ -1,0 +1,233 @@
+"""`make bench`'s report: one AP table (the six COCO columns) and one latency table over every backend the machine
+ran (TensorRT engines, ONNX Runtime, OpenVINO), written as markdown, JSON and a PNG.
+
+Inputs are files, so the stages stay decoupled:
+- metrics JSON from `python -m eval --out` (one per backend x model; a dict holding AP, AP50, AP75, APs, APm, APl),
+  named <backend>_<model stem>.json by the Makefile;
+- latency JSON from `python -m eval.bench` (CPU) and `python -m engine bench` (TensorRT): lists of records with
+  backend, median_ms, p90_ms, p99_ms and, for TensorRT, batch, trtexec_median_ms, device and tensorrt_version.
+Model stems follow the Makefile: fp32, fp16, <method>_<sym|asym>_w<W>a<A>_<trt|cpu>.
+"""
+import argparse
+import json
+import platform
+import re
+from pathlib import Path
+from typing import Sequence
+
+from common.atomic import atomic_path, write_json_atomic, write_text_atomic
+from common.errors import QYoloError
+
+AP_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+BACKEND_ORDER = ("tensorrt", "ort", "openvino", "torch")
+BACKEND_NAMES = {"tensorrt": "TensorRT", "ort": "ONNX Runtime", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO",
+                 "torch": "PyTorch"}
+_QUANT_STEM = re.compile(r"^(?P<method>[a-z0-9]+)_(?P<scheme>sym|asym)_w(?P<w>\d+)a(?P<a>\d+)(?:_(?P<profile>[a-z0-9]+))?$")
+
+
+def describe_model(stem: str) -> dict:
+    """What a model file is, from its stem: precision label, bits, method and scheme."""
+    stem = Path(stem).stem if "/" in stem or stem.endswith((".onnx", ".engine")) else stem
+    if stem in ("fp32", "fp16"):
+        return {"model": stem, "precision": stem.upper(), "w_bits": None, "a_bits": None, "method": None,
+                "scheme": None}
+    match = _QUANT_STEM.match(stem)
+    if not match:
+        return {"model": stem, "precision": stem, "w_bits": None, "a_bits": None, "method": None, "scheme": None}
+    w, a = int(match["w"]), int(match["a"])
+    precision = "INT8" if (w, a) == (8, 8) else f"INT{min(w, a)}-emulated"
+    return {"model": stem, "precision": f"{precision} W{w}A{a}", "w_bits": w, "a_bits": a,
+            "method": match["method"], "scheme": match["scheme"]}
+
+
+def _canonical_backend(name: str) -> str:
+    name = str(name).lower()
+    return "ort" if name in ("onnxruntime", "onnx-runtime") else name
+
+
+def _find_ap_dict(data) -> dict | None:
+    if isinstance(data, dict):
+        if all(key in data for key in AP_KEYS):
+            return data
+        for value in data.values():
+            found = _find_ap_dict(value)
+            if found is not None:
+                return found
+    return None
+
+
+def load_metrics(paths: Sequence[str | Path]) -> list[dict]:
+    rows = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise QYoloError(f"metrics file {path} does not exist; run `make bench` (it evaluates each model first)")
+        data = json.loads(path.read_text())
+        metrics = _find_ap_dict(data)
+        if metrics is None:
+            raise QYoloError(f"{path} has no {', '.join(AP_KEYS)} values; is it `python -m eval --out` output?")
+        backend_from_name, _, stem_from_name = path.stem.partition("_")
+        backend = _canonical_backend(data.get("backend") or backend_from_name)
+        model = data.get("model")
+        stem = Path(model).stem if isinstance(model, str) and model else stem_from_name
+        rows.append({"backend": backend, **describe_model(stem), **{key: float(metrics[key]) for key in AP_KEYS}})
+    return _sorted(rows)
+
+
+def load_latency(paths: Sequence[str | Path]) -> list[dict]:
+    rows = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise QYoloError(f"latency file {path} does not exist; run `make bench`")
+        data = json.loads(path.read_text())
+        records = data.get("records", data.get("results", [])) if isinstance(data, dict) else data
+        for record in records:
+            stem = Path(str(record.get("engine") or record.get("model") or record.get("variant") or "?")).stem
+            batch = int(record.get("batch", 1))
+            median = float(record["median_ms"])
+            rows.append({
+                "backend": _canonical_backend(record.get("backend", "?")), **describe_model(stem),
+                "batch": batch, "imgsz": record.get("imgsz") or record.get("input_size"),
+                "median_ms": median, "p90_ms": record.get("p90_ms"), "p99_ms": record.get("p99_ms"),
+                "throughput_ips": record.get("throughput_ips") or (batch * 1000.0 / median if median else None),
+                "trtexec_median_ms": record.get("trtexec_median_ms"), "threads": record.get("threads"),
+                "device": record.get("device"), "tensorrt_version": record.get("tensorrt_version"),
+                "cuda_graph": record.get("cuda_graph"),
+            })
+    return _sorted(rows)
+
+
+def _sorted(rows: list[dict]) -> list[dict]:
+    def key(row):
+        backend = BACKEND_ORDER.index(row["backend"]) if row["backend"] in BACKEND_ORDER else len(BACKEND_ORDER)
+        bits = -(row["w_bits"] or 99)  # float first, then 8-bit, then fewer bits
+        return backend, bits, row["model"], row.get("batch", 0)
+    return sorted(rows, key=key)
+
+
+def _add_deltas(accuracy: list[dict]) -> None:
+    """ΔAP against the same backend's float row (FP32 on CPU backends, FP16 on TensorRT)."""
+    for row in accuracy:
+        base = next((r for r in accuracy if r["backend"] == row["backend"] and r["w_bits"] is None), None)
+        row["dAP"] = None if base is None or base is row else row["AP"] - base["AP"]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_report(accuracy: list[dict], latency: list[dict]) -> dict:
+    _add_deltas(accuracy)
+    trt_rows = [row for row in latency if row["backend"] == "tensorrt"]
+    cpu_rows = [row for row in latency if row["backend"] != "tensorrt"]
+    meta = {
+        "gpu": next((row["device"] for row in trt_rows if row["device"]), None),
+        "tensorrt_version": next((row["tensorrt_version"] for row in trt_rows if row["tensorrt_version"]), None),
+        "tensorrt_batches": sorted({row["batch"] for row in trt_rows}),
+        "cpu": _cpu_name() if cpu_rows else None,
+        "cpu_threads": sorted({row["threads"] for row in cpu_rows if row["threads"] is not None}),
+        "cpu_batches": sorted({row["batch"] for row in cpu_rows}),
+        "backends": sorted({row["backend"] for row in accuracy + latency}),
+    }
+    return {"meta": meta, "accuracy": accuracy, "latency": latency}
+
+
+def _fmt(value, digits: int = 1, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def render_markdown(report: dict) -> str:
+    meta = report["meta"]
+    lines = ["# Benchmark: accuracy and latency", ""]
+    if meta["gpu"]:
+        lines.append(f"- GPU: {meta['gpu']}, TensorRT {meta['tensorrt_version']}, batch sizes "
+                     f"{', '.join(map(str, meta['tensorrt_batches']))}")
+    if meta["cpu"]:
+        threads = ", ".join(map(str, meta["cpu_threads"])) or "default"
+        lines.append(f"- CPU: {meta['cpu']}, threads {threads}, batch {', '.join(map(str, meta['cpu_batches']))}")
+    lines += ["", "## Accuracy (COCO AP, %)", "",
+              "| Backend | Model | Precision | " + " | ".join(AP_KEYS) + " | ΔAP vs float |",
+              "|---|---|---|" + "---:|" * (len(AP_KEYS) + 1)]
+    for row in report["accuracy"]:
+        cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"]]
+        cells += [_fmt(row[key]) for key in AP_KEYS] + [_fmt(row["dAP"], signed=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Latency (per batch; GPU: CUDA events, no host copies; CPU: wall clock)", "",
+              "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s | trtexec median ms |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in report["latency"]:
+        cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"],
+                 str(row["batch"]), str(row["imgsz"] or "–"), _fmt(row["median_ms"], 3), _fmt(row["p90_ms"], 3),
+                 _fmt(row["p99_ms"], 3), _fmt(row["throughput_ips"], 0), _fmt(row["trtexec_median_ms"], 3)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_png(report: dict, path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_ap, ax_lat) = plt.subplots(1, 2, figsize=(14, 5.5))
+    acc = report["accuracy"]
+    labels = [f"{BACKEND_NAMES.get(r['backend'], r['backend'])}\n{r['precision']}" for r in acc]
+    ax_ap.bar(range(len(acc)), [r["AP"] for r in acc], color="#4c72b0")
+    ax_ap.set_xticks(range(len(acc)), labels, rotation=60, ha="right", fontsize=7)
+    ax_ap.set_ylabel("AP (%)")
+    ax_ap.set_title("Accuracy")
+    lat = report["latency"]
+    lat_labels = [f"{BACKEND_NAMES.get(r['backend'], r['backend'])}\n{r['precision']} b{r['batch']}" for r in lat]
+    ax_lat.bar(range(len(lat)), [r["median_ms"] for r in lat], color="#dd8452", label="ours (median)")
+    trtexec = [(i, r["trtexec_median_ms"]) for i, r in enumerate(lat) if r["trtexec_median_ms"] is not None]
+    if trtexec:
+        ax_lat.scatter(*zip(*trtexec), color="black", marker="x", zorder=3, label="trtexec median")
+    ax_lat.set_xticks(range(len(lat)), lat_labels, rotation=60, ha="right", fontsize=7)
+    ax_lat.set_yscale("log")
+    ax_lat.set_ylabel("median latency per batch (ms, log)")
+    ax_lat.set_title("Latency")
+    ax_lat.legend(fontsize=8)
+    meta = report["meta"]
+    fig.suptitle(" | ".join(filter(None, [meta["gpu"] and f"{meta['gpu']}, TensorRT {meta['tensorrt_version']}",
+                                          meta["cpu"] and f"CPU: {meta['cpu']}"])), fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def write_report(metrics: Sequence[str | Path], latency: Sequence[str | Path], out_dir: str | Path) -> dict:
+    report = build_report(load_metrics(metrics), load_latency(latency))
+    out_dir = Path(out_dir)
+    write_json_atomic(out_dir / "report.json", report)
+    write_text_atomic(out_dir / "report.md", render_markdown(report))
+    render_png(report, out_dir / "report.png")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--metrics", nargs="+", required=True, type=Path)
+    parser.add_argument("--latency", nargs="*", default=[], type=Path)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/report"))
+    args = parser.parse_args(argv)
+    report = write_report(args.metrics, args.latency, args.out)
+    print(render_markdown(report))
+    print(f"written: {args.out}/report.md, report.json, report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from common.cli import run_cli
+
+    sys.exit(run_cli(main))
