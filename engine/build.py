@@ -35,27 +35,35 @@ def _build_progress(trt):
     base = getattr(trt, "IProgressMonitor", None)
     if base is None:
         return None
+    import threading
+
     from tqdm import tqdm
 
     class TqdmBuildMonitor(base):
+        """TensorRT calls these from several builder threads: the lock keeps the bar table consistent."""
+
         def __init__(self):
             base.__init__(self)
             self.bars = {}
+            self.lock = threading.Lock()
 
         def phase_start(self, phase_name, parent_phase, num_steps):
             if parent_phase is None:  # nested phases would stack dozens of bars
-                self.bars[phase_name] = tqdm(total=num_steps, desc=f"TensorRT: {phase_name}", leave=False)
+                with self.lock:
+                    self.bars[phase_name] = tqdm(total=num_steps, desc=f"TensorRT: {phase_name}", leave=False)
 
         def step_complete(self, phase_name, step):
-            bar = self.bars.get(phase_name)
-            if bar is not None:
-                bar.update(1)
+            with self.lock:
+                bar = self.bars.get(phase_name)
+                if bar is not None:
+                    bar.update(1)
             return True  # False would cancel the build
 
         def phase_finish(self, phase_name):
-            bar = self.bars.pop(phase_name, None)
-            if bar is not None:
-                bar.close()
+            with self.lock:
+                bar = self.bars.pop(phase_name, None)
+                if bar is not None:
+                    bar.close()
 
     return TqdmBuildMonitor()
 
