@@ -1,6 +1,7 @@
 """Sidecar content, round trip, and refusal of foreign or broken sidecars."""
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,18 @@ def test_foreign_or_broken_sidecar(tmp_path):
     sidecar_path(engine).write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(QYoloError, match="not an engine sidecar"):
         read_sidecar(engine)
+
+
+def test_inspect_cli_reads_sidecar_and_layers_without_tensorrt(tmp_path, capsys):
+    from engine.cli import main
+
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"not used")
+    write_sidecar(engine, _content(tmp_path))
+    layers = (Path(__file__).parent / "data" / "inspector_trt10.json").read_text()
+    (tmp_path / "m.engine.layers.json").write_text(layers)
+    assert main(["inspect", str(engine)]) == 0
+    out = capsys.readouterr().out
+    assert '"tensorrt_version": "10.8.0.43"' in out and "INT8 layers: 2; convolutions in INT8: 1/3" in out
+    with pytest.raises(QYoloError, match="no sidecar"):
+        main(["inspect", str(tmp_path / "other.engine")])
