@@ -1,11 +1,12 @@
 """An FP16 copy of an FP32 ONNX, for the FP16 baseline engine on strongly typed TensorRT (11+, which removed
-BuilderFlag.FP16). NVIDIA's documented route is ModelOpt AutoCast; this is the small subset a YOLO graph needs,
+BuilderFlag.FP16). NVIDIA's documented route is ModelOpt AutoCast; this is the small subset a detector graph needs,
 so the image does not need ModelOpt:
 
-- float32 initializers and Constant tensors become float16, except those feeding inputs that must stay float32
-  (Resize scales/roi, shape-like inputs) and those feeding Q/DQ (the graph is expected to have no Q/DQ);
-- Cast(to=FLOAT) nodes become Cast(to=FLOAT16);
-- the graph keeps float32 inputs and outputs: Cast nodes are inserted after each input and before each output.
+- every float32 tensor becomes float16: initializers, Constant / ConstantOfShape values, Cast(to=FLOAT) targets;
+- inputs ONNX requires in float32 stay float32: Resize roi/scales, and every float input of an op without float16
+  support (Range, used by an unfolded Detect grid); a Cast back to float32 is inserted where such an input is now
+  float16, and the float outputs of those ops are cast to float16 for their consumers;
+- the graph keeps float32 inputs and outputs (Casts at the boundary).
 """
 from pathlib import Path
 
@@ -15,23 +16,35 @@ from onnx import TensorProto, helper, numpy_helper
 from common.atomic import atomic_path
 from common.errors import QYoloError
 
-# (op_type, input index) pairs whose tensor must stay float32 whatever the graph's compute type.
-_KEEP_FLOAT32_INPUTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1), ("ConstantOfShape", 0)}
+FLOAT32_ONLY_OPS = {"Range"}                       # no float16 in their ONNX type constraints
+FLOAT32_INPUTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1)}
 _QDQ = ("QuantizeLinear", "DequantizeLinear")
 
 
-def _keep_float32(graph) -> set[str]:
-    keep = set()
+def _needs_float32(node, index: int) -> bool:
+    return node.op_type in FLOAT32_ONLY_OPS or (node.op_type, index) in FLOAT32_INPUTS
+
+
+def _float_tensors(model: onnx.ModelProto) -> set[str]:
+    """Names of every float32 tensor of the original graph (types from ONNX shape inference)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    graph = inferred.graph
+    floats = {vi.name for vi in [*graph.value_info, *graph.input, *graph.output]
+              if vi.type.tensor_type.elem_type == TensorProto.FLOAT}
+    floats |= {init.name for init in graph.initializer if init.data_type == TensorProto.FLOAT}
     for node in graph.node:
-        for index, name in enumerate(node.input):
-            if (node.op_type, index) in _KEEP_FLOAT32_INPUTS:
-                keep.add(name)
-    return keep
+        if node.op_type == "Constant" and any(a.name == "value" and a.t.data_type == TensorProto.FLOAT
+                                              for a in node.attribute):
+            floats.add(node.output[0])
+    return floats
 
 
 def _to_fp16_tensor(tensor: TensorProto) -> TensorProto:
-    array = numpy_helper.to_array(tensor).astype("float16")
-    return numpy_helper.from_array(array, tensor.name)
+    return numpy_helper.from_array(numpy_helper.to_array(tensor).astype("float16"), tensor.name)
+
+
+def _cast(src: str, dst: str, to: int) -> onnx.NodeProto:
+    return helper.make_node("Cast", [src], [dst], to=to, name=f"fp16_cast_{dst}")
 
 
 def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -39,19 +52,49 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     if any(node.op_type in _QDQ for node in graph.node):
         raise QYoloError("FP16 conversion is for graphs without Q/DQ (the fp32 profile); a Q/DQ graph keeps its "
                          "float layers in FP32 under strong typing")
-    keep = _keep_float32(graph)
-    for i, init in enumerate(graph.initializer):
-        if init.data_type == TensorProto.FLOAT and init.name not in keep:
-            graph.initializer[i].CopyFrom(_to_fp16_tensor(init))
+    floats = _float_tensors(model)
+    consumers: dict[str, list[tuple]] = {}
     for node in graph.node:
-        if node.op_type == "Constant" and node.output[0] not in keep:
+        for index, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node, index))
+
+    def stays_float32(name: str) -> bool:  # a constant only ever read where float32 is required
+        uses = consumers.get(name, [])
+        return bool(uses) and all(_needs_float32(node, index) for node, index in uses)
+
+    kept32 = set()
+    for i, init in enumerate(graph.initializer):
+        if init.data_type == TensorProto.FLOAT:
+            if stays_float32(init.name):
+                kept32.add(init.name)
+            else:
+                graph.initializer[i].CopyFrom(_to_fp16_tensor(init))
+    new_nodes = []
+    for node in graph.node:
+        before, after = [], []
+        if node.op_type in ("Constant", "ConstantOfShape"):
             for attr in node.attribute:
                 if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
-                    attr.t.CopyFrom(_to_fp16_tensor(attr.t))
+                    if node.op_type == "Constant" and stays_float32(node.output[0]):
+                        kept32.add(node.output[0])
+                    else:
+                        attr.t.CopyFrom(_to_fp16_tensor(attr.t))
         if node.op_type == "Cast":
             for attr in node.attribute:
                 if attr.name == "to" and attr.i == TensorProto.FLOAT:
                     attr.i = TensorProto.FLOAT16
+        for index, name in enumerate(node.input):
+            if name and name in floats and name not in kept32 and _needs_float32(node, index):
+                before.append(_cast(name, f"{name}_as_fp32_for_{node.name or node.op_type}", TensorProto.FLOAT))
+                node.input[index] = before[-1].output[0]
+        if node.op_type in FLOAT32_ONLY_OPS:
+            for index, name in enumerate(node.output):
+                if name in floats:
+                    node.output[index] = f"{name}_fp32"
+                    after.append(_cast(node.output[index], name, TensorProto.FLOAT16))
+        new_nodes += before + [node] + after
+    del graph.node[:]
+    graph.node.extend(new_nodes)
     _wrap_io_in_casts(graph)
     # Intermediate value_info entries still say float32; drop them and let shape inference rebuild them.
     del graph.value_info[:]
@@ -60,7 +103,7 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _wrap_io_in_casts(graph) -> None:
     """Keep float32 at the graph boundary: input -> Cast(fp16) -> graph ... -> Cast(fp32) -> output."""
-    new_nodes = []
+    head, tail = [], []
     for vi in graph.input:
         if vi.type.tensor_type.elem_type != TensorProto.FLOAT:
             continue
@@ -69,9 +112,7 @@ def _wrap_io_in_casts(graph) -> None:
             for k, name in enumerate(node.input):
                 if name == vi.name:
                     node.input[k] = half_name
-        new_nodes.append(helper.make_node("Cast", [vi.name], [half_name], to=TensorProto.FLOAT16,
-                                          name=f"cast_{vi.name}_to_fp16"))
-    tail = []
+        head.append(_cast(vi.name, half_name, TensorProto.FLOAT16))
     for vo in graph.output:
         if vo.type.tensor_type.elem_type != TensorProto.FLOAT:
             continue
@@ -83,9 +124,8 @@ def _wrap_io_in_casts(graph) -> None:
             for k, name in enumerate(node.input):
                 if name == vo.name:
                     node.input[k] = half_name
-        tail.append(helper.make_node("Cast", [half_name], [vo.name], to=TensorProto.FLOAT,
-                                     name=f"cast_{vo.name}_to_fp32"))
-    nodes = new_nodes + list(graph.node) + tail
+        tail.append(_cast(half_name, vo.name, TensorProto.FLOAT))
+    nodes = head + list(graph.node) + tail
     del graph.node[:]
     graph.node.extend(nodes)
 
