@@ -62,7 +62,8 @@ BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
 ONNX = $(EXPORT_DIR)/$(TAG)_$(PROFILE).onnx
-ENGINE = $(ENGINE_DIR)/$(TAG)_trt.engine
+# TensorRT runs symmetric int8 only: the engine always comes from the symmetric calibration.
+ENGINE = $(ENGINE_DIR)/$(METHOD)_sym_w$(WBITS)a$(ABITS)_trt.engine
 
 # A file stem <method>_<scheme>_w<W>a<A> carries the calibration settings; these read them back.
 _stem_word = $(word $(2),$(subst _, ,$(1)))

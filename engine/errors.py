@@ -46,16 +46,18 @@ def major_version(version: str) -> int:
     return int(head)
 
 
-def version_mismatch_message(engine_path: str, built_with: str, runtime: str) -> str:
+def version_mismatch_message(engine_path: str, built_with: str, runtime: str, source_onnx: str | None = None) -> str:
     return (f"engine {engine_path} was built by TensorRT {built_with}, but this is TensorRT {runtime}: "
-            f"serialized engines only load in the TensorRT version that built them. Rebuild it here with "
-            f"`make engine` (or `python -m engine build --onnx <its .onnx>`)")
+            f"serialized engines only load in the TensorRT version that built them. Rebuild it here: "
+            f"`python -m engine build --onnx {source_onnx or '<its .onnx>'} --out {engine_path}` "
+            f"(or delete it and run `make engine`: to make the file looks up to date)")
 
 
-def check_engine_version(engine_path: str, built_with: str | None, runtime: str) -> None:
+def check_engine_version(engine_path: str, built_with: str | None, runtime: str,
+                         source_onnx: str | None = None) -> None:
     """Raise the rebuild message when the sidecar's TensorRT version differs from the running one."""
     if built_with is not None and str(built_with) != str(runtime):
-        raise QYoloError(version_mismatch_message(engine_path, built_with, runtime))
+        raise QYoloError(version_mismatch_message(engine_path, built_with, runtime, source_onnx))
 
 
 def deserialize_failure_message(engine_path: str, runtime: str, built_with: str | None) -> str:
@@ -63,7 +65,7 @@ def deserialize_failure_message(engine_path: str, runtime: str, built_with: str 
               "built on a different GPU architecture (engines are specific to the GPU they were built on)",
               "the file is truncated or not a TensorRT engine"]
     return (f"TensorRT could not load engine {engine_path}. Likely causes: " + "; ".join(causes)
-            + ". Rebuild it on this machine with `make engine`")
+            + ". Rebuild it on this machine: delete it and run `make engine` (or `python -m engine build`)")
 
 
 def int8_supported(compute_capability: tuple[int, int]) -> bool:

@@ -46,7 +46,8 @@ class TrtRunner:
         torch.cuda.set_device(self.device)
         self.sidecar = read_sidecar(self.engine_path)
         built_with = self.sidecar.get("tensorrt_version") if self.sidecar else None
-        check_engine_version(str(self.engine_path), built_with, trt.__version__)
+        check_engine_version(str(self.engine_path), built_with, trt.__version__,
+                             self.sidecar.get("source_onnx") if self.sidecar else None)
         self._logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())

@@ -42,10 +42,11 @@ def test_version_mismatch_says_rebuild():
     errors.check_engine_version("m.engine", "10.8.0.43", "10.8.0.43")
     errors.check_engine_version("m.engine", None, "10.8.0.43")  # no sidecar: let TensorRT decide
     with pytest.raises(QYoloError) as info:
-        errors.check_engine_version("runs/m.engine", "10.7.0.23", "10.8.0.43")
+        errors.check_engine_version("runs/m.engine", "10.7.0.23", "10.8.0.43", "runs/m.onnx")
     message = str(info.value)
     assert "built by TensorRT 10.7.0.23" in message and "this is TensorRT 10.8.0.43" in message
-    assert "Rebuild" in message and "make engine" in message
+    assert "Rebuild" in message and "python -m engine build --onnx runs/m.onnx --out runs/m.engine" in message
+    assert "delete it and run `make engine`" in message and "\n" not in message
 
 
 def test_deserialize_failure_lists_causes():
