@@ -1,0 +1,20 @@
+"""Post-training quantization of any nn.Module's convs and max pools, with Q-YOLO's Unilateral Histogram
+calibration and the NVIDIA-style baselines (minmax, percentile, mse, entropy).
+
+    model = calib.quantize_model(model, calib.QuantConfig(method="uh", scheme="asym", w_bits=8, a_bits=8))
+    calib.collect_and_compute(model, batches)      # calibrate, then the model fake-quantizes
+"""
+from calib.calibrators import CalibratedRange, Calibrator, make_calibrator
+from calib.collect import collect_and_compute
+from calib.config import QuantConfig
+from calib.modes import (disable_quantization, enable_calibration, enable_quantization, quant_mode, quantizers,
+                         set_mode)
+from calib.quant_desc import AMAX_FLOOR, QuantDesc, scale_and_zero_point
+from calib.quant_modules import QuantConv2d, QuantMaxPool2d
+from calib.replace import quantize_model
+from calib.tensor_quantizer import Mode, TensorQuantizer
+
+__all__ = ["AMAX_FLOOR", "CalibratedRange", "Calibrator", "Mode", "QuantConfig", "QuantConv2d", "QuantDesc",
+           "QuantMaxPool2d", "TensorQuantizer", "collect_and_compute", "disable_quantization", "enable_calibration",
+           "enable_quantization", "make_calibrator", "quant_mode", "quantize_model", "quantizers",
+           "scale_and_zero_point", "set_mode"]

@@ -1,0 +1,83 @@
+"""quantize_model: swap quantized modules into any nn.Module by rules on module type and name.
+
+Rules: a module whose type is exactly nn.Conv2d becomes QuantConv2d; exactly nn.MaxPool2d becomes QuantMaxPool2d
+(when config.quantize_maxpool). Subclasses are left alone (they may override forward), and already quantized
+modules are never wrapped twice. A module stays in float when
+- it is the first nn.Conv2d in `model.named_modules()` order and config.skip_first_conv (the stem conv);
+- it lies inside a module whose class name is in config.float_head_classes (YOLOv5's Detect output convs);
+- its name matches one of the fnmatch globs in config.skip.
+Nothing here knows YOLO: the same call works on a plain nn.Sequential or a detector from another codebase.
+"""
+from fnmatch import fnmatchcase
+
+import torch
+from torch import nn
+
+from calib.config import QuantConfig
+from calib.modes import quantizers
+from calib.quant_modules import QuantConv2d, QuantMaxPool2d
+from common.log import get_logger
+
+
+def _module_device(module: nn.Module, fallback: torch.device) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return fallback
+
+
+def _skip_reason(name: str, config: QuantConfig, first_conv: str | None, head_prefixes: list[str]) -> str | None:
+    if config.skip_first_conv and name == first_conv:
+        return "first conv"
+    for prefix in head_prefixes:
+        if name.startswith(prefix + ".") or name == prefix:
+            return "float head"
+    for pattern in config.skip:
+        if fnmatchcase(name, pattern):
+            return f"skip pattern {pattern!r}"
+    return None
+
+
+def quantize_model(model: nn.Module, config: QuantConfig | None = None) -> nn.Module:
+    """Replace Conv2d/MaxPool2d modules of `model` in place by their quantized versions; returns `model`.
+
+    Quantizers are named after their module ("model.3.conv.input_quantizer") and start in quantization mode;
+    run `collect_and_compute` (or load a calibrated state_dict) before the forward pass.
+    Logs how many modules were replaced and which were kept in float, and why.
+    """
+    config = config or QuantConfig()
+    if any(True for _ in quantizers(model)):
+        raise ValueError("model already contains TensorQuantizers; quantize a float model")
+    modules = dict(model.named_modules())
+    first_conv = next((name for name, m in modules.items() if isinstance(m, nn.Conv2d)), None)
+    head_prefixes = [name for name, m in modules.items()
+                     if type(m).__name__ in config.float_head_classes and name]
+    model_device = _module_device(model, torch.device("cpu"))
+    replaced, kept = [], []
+    for name, module in modules.items():
+        if type(module) is nn.Conv2d:
+            factory = lambda m, n: QuantConv2d.from_float(m, config, n)  # noqa: E731
+        elif type(module) is nn.MaxPool2d and config.quantize_maxpool:
+            factory = lambda m, n: QuantMaxPool2d.from_float(m, config, n, model_device)  # noqa: E731
+        else:
+            continue
+        reason = _skip_reason(name, config, first_conv, head_prefixes)
+        if reason:
+            kept.append(f"{name} ({reason})")
+            continue
+        _set_submodule(model, name, factory(module, name))
+        replaced.append(name)
+    log = get_logger()
+    log.info("quantize_model: %d modules quantized (%s, %s, W%dA%d), %d kept in float%s", len(replaced),
+             config.method, config.scheme, config.w_bits, config.a_bits, len(kept),
+             (": " + ", ".join(kept)) if kept else "")
+    if not replaced:
+        log.warning("quantize_model: no Conv2d or MaxPool2d was quantized; check the skip rules")
+    return model
+
+
+def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
+    if not name:
+        raise ValueError("the model itself is a Conv2d/MaxPool2d; wrap it in an nn.Sequential to quantize it")
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)
