@@ -1,7 +1,7 @@
 """Train the embedded fixture model: YOLOv5n's graph (8 classes) on the synthetic shapes data, on the CPU.
 
 The committed yolo/assets/fixture.pt is the EMA checkpoint after 21 epochs of a 30-epoch cosine schedule
-(seed 0, 4,000 synthetic training images at 256 px, about 25 minutes on 2 shared CPU cores):
+(seed 0, 4,000 synthetic training images at 256 px, about 30 minutes on 2 shared CPU cores):
     .venv/bin/python -m tools.train_fixture --epochs 30 --stop-epoch 21 --out yolo/assets/fixture.pt
 (It was trained as `--epochs 30 --minutes 70` and stopped after epoch 21, which --stop-epoch reproduces; CPU
 thread scheduling makes the bits, not the accuracy, differ between machines.) A checkpoint (the EMA weights, fp16, with the yaml) is written atomically after every epoch, so the run can be
