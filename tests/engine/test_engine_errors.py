@@ -82,3 +82,13 @@ def test_parser_errors_are_printed_in_full():
     assert "[1] In node 3 (Conv): INVALID_NODE: bad weights" in message and "[2] desc=unsupported op Foo" in message
     assert "export.lint" in message
     assert "gave no details" in errors.format_parser_errors("m.onnx", [])
+
+
+def test_cli_build_rejects_bad_settings_in_one_line(tmp_path):
+    from engine.cli import main
+
+    onnx_path = write_model(tmp_path / "q.onnx", qdq="int8")
+    with pytest.raises(QYoloError, match="batch must be >= 1"):
+        main(["build", "--onnx", str(onnx_path), "--batch", "0"])
+    with pytest.raises(QYoloError, match="static batch of 1"):
+        main(["build", "--onnx", str(write_model(tmp_path / "s.onnx", qdq="int8", batch=1)), "--batch", "8"])
