@@ -1,0 +1,194 @@
+"""export_onnx: calibrated artifact (or FP32 checkpoint) -> cleaned QDQ ONNX for one deployment profile.
+
+Pipeline: torch.onnx (TorchScript exporter, the fake-quant model's own Q/DQ) -> graphsurgeon cleanup -> placement
+rules -> [cpu: uint8 activations; integer ops for ONNX Runtime] -> metadata -> onnx.checker -> atomic write +
+JSON sidecar `<out>.json`.
+"""
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+import torch
+from torch import nn
+
+from common.atomic import write_bytes_atomic, write_json_atomic
+from common.errors import QYoloError
+from common.log import get_logger
+from export.cleanup import cleanup_graph, finalize, op_counts
+from export.config import ExportConfig
+from export.integer_ops import complete_integer_ops
+from export.metadata import build_metadata, set_metadata, versions
+from export.placement import apply_placement, find_quantizers
+from export.qdq import QDQMaker
+from export.torch_export import OUTPUT_NAME, export_torch
+
+SIDECAR_FORMAT = "q-yolo-onnx-export/1"
+
+
+def sidecar_path(onnx_path: str | Path) -> Path:
+    onnx_path = Path(onnx_path)
+    return onnx_path.with_name(onnx_path.name + ".json")
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before any work when `out` cannot be written (root passes os.access everywhere: really try)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise QYoloError(f"cannot write {out} ({exc.strerror or exc}); choose a writable --out") from None
+    if out.is_dir():
+        raise QYoloError(f"{out} is a folder; --out must be an .onnx file path")
+
+
+def quant_summary(model: nn.Module) -> dict[str, Any]:
+    """Bits and scheme of the model's quantizers (empty dict when it has none)."""
+    try:
+        from calib.modes import quantizers
+    except ImportError:
+        return {}
+    found = list(quantizers(model))
+    if not found:
+        return {}
+    weights = [q for name, q in found if name.endswith("weight_quantizer")]
+    activations = [q for name, q in found if not name.endswith("weight_quantizer")]
+    schemes = {"sym" if q.symmetric else "asym" for q in activations}
+    summary = {"quantizers": len(found), "activation_quantizers": len(activations),
+               "w_bits": max((q.num_bits for q in weights), default=None),
+               "a_bits": max((q.num_bits for q in activations), default=None),
+               "scheme": schemes.pop() if len(schemes) == 1 else ("mixed" if schemes else None)}
+    methods = {q.calibrator.method for q in activations if q.calibrator is not None}
+    summary["method"] = methods.pop() if len(methods) == 1 else None
+    return summary
+
+
+def _check_profile(cfg: ExportConfig, quant: dict[str, Any], meta: dict[str, Any]) -> None:
+    log = get_logger()
+    if cfg.profile == "fp32":
+        if quant:
+            log.info("fp32 profile: the artifact's quantizers are disabled for this export")
+        return
+    if not quant:
+        raise QYoloError(f"{meta.get('source', 'the model')} has no quantizers: the {cfg.profile} profile needs a "
+                         f"calibrated artifact (python -m calib); use --profile fp32 for float models")
+    if quant["scheme"] == "mixed":
+        raise QYoloError("the artifact mixes symmetric and asymmetric activation quantizers; recalibrate with one "
+                         "--scheme")
+    if cfg.profile == "trt" and quant["scheme"] == "asym":
+        raise QYoloError(f"{meta.get('source', 'the artifact')} was calibrated with asymmetric activations (uint8, "
+                         f"non-zero zero points); TensorRT runs symmetric int8 only. Calibrate with --scheme sym "
+                         f"for the trt profile, or export this one with --profile cpu")
+    if cfg.profile == "cpu" and quant["scheme"] == "sym":
+        log.warning("cpu profile from a symmetric calibration: the activations keep the symmetric grid "
+                    "(zero point 0, levels -128..127), re-expressed exactly as uint8 with zero point 128 so that "
+                    "ONNX Runtime runs its fast u8s8 kernels. Half of that grid covers negative values SiLU never "
+                    "reaches (its minimum is -0.28), so it is coarser than the published asymmetric UH grid; "
+                    "calibrate with --scheme asym for the cpu profile's best accuracy")
+
+
+def activations_to_uint8(graph: gs.Graph) -> int:
+    """int8 (symmetric) activation Q/DQ -> uint8 with zero point + 128: the same grid, values bit for bit."""
+    maker = QDQMaker(graph)
+    changed = 0
+    for quantizer in find_quantizers(graph):
+        if quantizer.params.dtype != np.int8:
+            continue
+        zero = maker.constant("uint8_zero_point", (quantizer.params.zero_point.astype(np.int16) + 128)
+                              .astype(np.uint8))
+        for node in [quantizer.q, *quantizer.dqs]:
+            node.inputs[2] = zero
+        changed += 1
+    graph.cleanup()
+    return changed
+
+
+def _num_preds(model: nn.Module, imgsz: int) -> int | None:
+    with torch.no_grad():
+        output = model(torch.zeros(1, 3, imgsz, imgsz))
+    pred = output[0] if isinstance(output, (tuple, list)) else output
+    return int(pred.shape[1]) if isinstance(pred, torch.Tensor) and pred.dim() == 3 else None
+
+
+def _to_proto(graph: gs.Graph, opset: int) -> onnx.ModelProto:
+    return finalize(graph.copy(), opset)
+
+
+def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | None = None,
+                 calib_batches: Iterable[np.ndarray] | None = None) -> Path:
+    """Export an in-memory model (calibrated fake-quant, or float) per `cfg`; returns the ONNX path.
+
+    calib_batches: float32 NCHW batches in [0, 1] for the cpu profile's integer-op ranges (else loaded from
+    cfg.calib_data or the images the artifact's calibration used).
+    """
+    started = time.perf_counter()
+    meta = dict(meta or {})
+    out = Path(cfg.out)
+    _check_writable(out)
+    quant = quant_summary(model)
+    _check_profile(cfg, quant, meta)
+    log = get_logger()
+    model = model.eval().float().cpu()
+    if cfg.profile == "fp32" and quant:
+        from calib.modes import quant_mode
+        context = quant_mode(model, "disabled")
+    else:
+        import contextlib
+        context = contextlib.nullcontext()
+    with context, tempfile.TemporaryDirectory(prefix="qyolo-export-") as tmp:
+        raw_path = export_torch(model, Path(tmp) / "raw.onnx", cfg.imgsz, cfg.batch, cfg.dynamic_batch, cfg.opset)
+        raw = onnx.load(str(raw_path))
+        num_preds = _num_preds(model, cfg.imgsz)
+    graph, cleanup_report = cleanup_graph(raw, keep_outputs=[OUTPUT_NAME])
+    report: dict[str, Any] = {"cleanup": cleanup_report}
+    if cfg.profile != "fp32" and cfg.use_placement:
+        report["placement"] = apply_placement(graph).to_dict()
+    activation_dtype = None
+    if cfg.profile == "cpu":
+        report["activations_retyped_to_uint8"] = activations_to_uint8(graph)
+        activation_dtype = "uint8"
+    elif cfg.profile == "trt":
+        activation_dtype = "int8"
+    if cfg.profile == "cpu" and cfg.use_integer_ops:
+        if calib_batches is None:
+            from export.source import calibration_batches
+            calib_batches = calibration_batches(cfg, meta)
+        method = quant.get("method") or meta.get("method") or "uh"
+        report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
+                                                     method=method).to_dict()
+    proto = _to_proto(graph, cfg.opset)
+    quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
+    metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
+                              cfg.profile != "fp32" and cfg.use_placement,
+                              cfg.profile == "cpu" and cfg.use_integer_ops, cfg.extra_metadata)
+    set_metadata(proto, metadata)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise RuntimeError(f"the exported graph fails onnx.checker (a bug in export/): {exc}") from exc
+    write_bytes_atomic(out, lambda tmp: onnx.save(proto, str(tmp)))
+    seconds = time.perf_counter() - started
+    counts = op_counts(gs.import_onnx(proto))
+    sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
+               "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
+               "passes": report, "seconds": round(seconds, 2), "versions": versions()}
+    write_json_atomic(sidecar_path(out), sidecar)
+    log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
+             f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "
+             f"{sum(counts.values())} nodes) in {seconds:.1f} s")
+    return out
+
+
+def export_onnx(cfg: ExportConfig) -> Path:
+    """The export stage's public function: load cfg.artifact or cfg.weights and export it; returns the path."""
+    from export.source import load_source
+
+    _check_writable(Path(cfg.out))
+    model, meta = load_source(cfg)
+    return export_model(model, cfg, meta)

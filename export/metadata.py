@@ -1,0 +1,112 @@
+"""What an exported ONNX says about itself (metadata_props) and the JSON sidecar written beside it.
+
+metadata_props keys (strings; JSON where marked), read by the engine builder, the eval backends and the lint:
+  qyolo.format = "q-yolo-onnx", qyolo.format_version = "1"
+  qyolo.profile = trt | cpu | fp32, qyolo.variant = the file stem, qyolo.precision = FP32 | INT8 | INT<b>-emulated
+  qyolo.input = "images": float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val
+  qyolo.outputs (JSON list) = ["pred"]
+  qyolo.output_layout (JSON) = shape and field meaning of "pred": [batch, N, 5 + nc] with N = na * sum(h_i * w_i),
+      fields cx, cy, w, h (input pixels), objectness, nc class probabilities; sigmoid applied, no NMS
+  qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
+  qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8),
+  qyolo.placement (on | off), qyolo.integer_ops (on | off)
+"""
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+FORMAT = "q-yolo-onnx"
+FORMAT_VERSION = "1"
+
+
+def _detect_info(model) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    names = getattr(model, "names", None)
+    if names:
+        info["names"] = list(names)
+        info["nc"] = len(names)
+    stride = getattr(model, "stride", None)
+    if stride is not None:
+        info["strides"] = [float(s) for s in stride]
+    detect = getattr(model, "detect", None)
+    if detect is not None:
+        info["na"] = int(getattr(detect, "na", 0))
+        info["nc"] = int(getattr(detect, "nc", info.get("nc", 0)))
+    return info
+
+
+def precision_label(profile: str, w_bits: int | None, a_bits: int | None) -> str:
+    if profile == "fp32" or w_bits is None:
+        return "FP32"
+    if (w_bits, a_bits) == (8, 8):
+        return "INT8"
+    return f"INT{min(w_bits, a_bits)}-emulated W{w_bits}A{a_bits}"
+
+
+def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch: bool, num_preds: int | None,
+                   quant: dict[str, Any], placement: bool, integer_ops: bool,
+                   extra: dict | None = None) -> dict[str, str]:
+    info = _detect_info(model)
+    nc = info.get("nc")
+    layout = {"pred": {
+        "shape": ["batch" if dynamic_batch else "B", num_preds if num_preds else "N", 5 + nc if nc else "5+nc"],
+        "fields": ["cx", "cy", "w", "h", "objectness"] + [f"class_{i}" for i in range(nc or 0)],
+        "boxes": "centre x, centre y, width, height in input (letterboxed) pixels",
+        "scores": "objectness and class probabilities, sigmoid applied; no NMS",
+        "anchors_per_cell": info.get("na"), "strides": info.get("strides"),
+    }}
+    meta = {
+        "qyolo.format": FORMAT, "qyolo.format_version": FORMAT_VERSION,
+        "qyolo.profile": profile, "qyolo.variant": variant,
+        "qyolo.precision": precision_label(profile, quant.get("w_bits"), quant.get("a_bits")),
+        "qyolo.input": "images: float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val",
+        "qyolo.outputs": json.dumps(["pred"]), "qyolo.output_layout": json.dumps(layout),
+        "qyolo.imgsz": str(imgsz), "qyolo.dynamic_batch": str(dynamic_batch).lower(),
+        "qyolo.placement": "on" if placement else "off", "qyolo.integer_ops": "on" if integer_ops else "off",
+    }
+    if nc is not None:
+        meta["qyolo.nc"] = str(nc)
+    if info.get("names"):
+        meta["qyolo.names"] = json.dumps(info["names"])
+    if info.get("strides"):
+        meta["qyolo.strides"] = json.dumps(info["strides"])
+    for key in ("w_bits", "a_bits", "method", "scheme", "activation_dtype"):
+        if quant.get(key) is not None:
+            meta[f"qyolo.{key}"] = str(quant[key])
+    for key, value in (extra or {}).items():
+        meta[key if key.startswith("qyolo.") else f"qyolo.{key}"] = value if isinstance(value, str) else \
+            json.dumps(value)
+    return meta
+
+
+def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in meta.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            model.metadata_props.add(key=key, value=value)
+    model.producer_name = "q-yolo export"
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def versions() -> dict[str, str]:
+    import onnx_graphsurgeon
+    import torch
+
+    found = {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__,
+             "onnx_graphsurgeon": onnx_graphsurgeon.__version__}
+    try:
+        import onnxruntime
+
+        found["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return found
