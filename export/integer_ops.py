@@ -168,11 +168,16 @@ def _collect_ranges(model: onnx.ModelProto, sites: list[Site], batches: Iterable
     calibrators = {s.tensor.name: make_calibrator(method, desc, s.tensor.name) for s in needed}
     names = list(calibrators)
     count = 0
+    static_batch = session.get_inputs()[0].shape[0]
+    step = static_batch if isinstance(static_batch, int) and static_batch > 0 else None
     for batch in tqdm(batches, desc="calibrating integer-op points", unit="batch"):
-        values = session.run(names, {input_name: np.ascontiguousarray(batch, np.float32)})
-        for name, value in zip(names, values):
-            calibrators[name].collect(torch.from_numpy(value))
-        count += len(batch)
+        batch = np.ascontiguousarray(batch, np.float32)
+        chunks = [batch] if step is None else [batch[i:i + step] for i in range(0, len(batch) - step + 1, step)]
+        for chunk in chunks:  # a static-batch graph takes its own batch size only
+            values = session.run(names, {input_name: chunk})
+            for name, value in zip(names, values):
+                calibrators[name].collect(torch.from_numpy(value))
+            count += len(chunk)
     if count == 0:
         raise QYoloError("no calibration images for the integer-op quantizers; give --calib-data")
     for site in needed:
