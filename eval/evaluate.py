@@ -1,0 +1,121 @@
+"""One evaluation run: a backend over a dataset (letterbox -> model -> NMS -> back-mapping) scored by pycocotools."""
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from common.atomic import write_json_atomic
+from common.errors import QYoloError
+from common.log import get_logger
+from eval.backends.base import create_backend
+from eval.coco_eval import detections_to_coco, score_detections
+from yolo.datasets import open_dataset
+from yolo.images import read_image
+from yolo.letterbox import preprocess, scale_boxes
+from yolo.nms import non_max_suppression
+
+
+@dataclass
+class EvalConfig:
+    model: str | Path
+    data: str | Path
+    backend: str = "torch"
+    imgsz: int = 640
+    batch: int = 8
+    device: str = "cpu"
+    conf_thres: float = 0.001
+    iou_thres: float = 0.6
+    max_det: int = 300
+    max_images: int | None = None
+    out: str | Path | None = None
+    backend_options: dict = field(default_factory=dict)
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.imgsz < 32 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        if not 0 <= self.conf_thres <= 1 or not 0 <= self.iou_thres <= 1:
+            raise ValueError(f"conf_thres/iou_thres must be in [0, 1], got {self.conf_thres}/{self.iou_thres}")
+        if self.max_images is not None and self.max_images < 1:
+            raise ValueError(f"max_images must be >= 1, got {self.max_images}")
+
+
+def _load_batches(records, imgsz: int, batch: int):
+    """Yield (records, stacked input, metas); undecodable images are reported and skipped."""
+    logger = get_logger()
+    pending: list = []
+    for record in records:
+        try:
+            img = read_image(record.path)
+        except QYoloError as exc:
+            logger.warning(f"skipping: {exc}")
+            continue
+        chw, _ = preprocess(img, imgsz)
+        pending.append((record, chw, img.shape[:2]))
+        if len(pending) == batch:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int], int]:
+    """Detections (COCO results), ids of images scored, and the count of skipped images."""
+    records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
+    results, scored = [], []
+    bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
+               disable=not cfg.progress)
+    for items in _load_batches(records, cfg.imgsz, cfg.batch):
+        pred = backend(np.stack([chw for _, chw, _ in items]))
+        dets = non_max_suppression(torch.from_numpy(np.asarray(pred, dtype=np.float32)), cfg.conf_thres,
+                                   cfg.iou_thres, cfg.max_det)
+        for (record, _, shape0), det in zip(items, dets):
+            det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], shape0)
+            results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
+            scored.append(record.id)
+        bar.update(len(items))
+    bar.close()
+    return results, scored, len(records) - len(scored)
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out."""
+    dataset = open_dataset(cfg.data)
+    t0 = time.perf_counter()
+    backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
+    fixed = backend.input_size
+    if fixed is not None and fixed != cfg.imgsz:
+        raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
+                         f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
+    try:
+        results, scored, skipped = run_backend(backend, dataset, cfg)
+    finally:
+        backend.close()
+    if not scored:
+        raise QYoloError(f"no image of {cfg.data} could be decoded; check the image folder")
+    metrics_path, detections_path = output_paths(cfg.out)
+    metrics = score_detections(dataset.coco, results, scored, detections_path)
+    metrics.update({
+        "model": str(cfg.model), "backend": backend.name, "precision": backend.precision, "imgsz": cfg.imgsz,
+        "data": str(cfg.data), "num_images": len(scored), "skipped_images": skipped,
+        "num_detections": len(results), "seconds": round(time.perf_counter() - t0, 2),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+    })
+    if metrics_path:
+        write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+def output_paths(out: str | Path | None) -> tuple[Path | None, Path | None]:
+    """`out` is a metrics .json file (detections beside it) or a folder (metrics.json + detections.json)."""
+    if out is None:
+        return None, None
+    out = Path(out)
+    if out.suffix == ".json":
+        return out, out.with_name(out.stem + "_detections.json")
+    return out / "metrics.json", out / "detections.json"

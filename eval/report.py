@@ -1,0 +1,32 @@
+"""Metric tables: the paper's Table 1 columns in the terminal and as markdown."""
+from typing import Sequence
+
+from eval.coco_eval import METRIC_KEYS
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "-" if value < 0 else f"{100 * value:.1f}"
+    return str(value)
+
+
+def _rows(records: Sequence[dict], label_keys: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    header = [*label_keys, *METRIC_KEYS]
+    return header, [[_cell(r.get(k, "")) for k in header] for r in records]
+
+
+def format_table(records: Sequence[dict], label_keys: Sequence[str] = ("backend", "precision")) -> str:
+    """Fixed-width terminal table; AP values shown in percent with one decimal, as the paper prints them."""
+    header, rows = _rows(records, label_keys)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.rjust(w) if i >= len(label_keys) else c.ljust(w)
+                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def format_markdown(records: Sequence[dict], label_keys: Sequence[str] = ("backend", "precision")) -> str:
+    header, rows = _rows(records, label_keys)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,52 @@
+"""Letterbox geometry (hand-computed) and box back-mapping, as YOLOv5 val.py does it."""
+import numpy as np
+import pytest
+import torch
+
+from yolo.letterbox import letterbox, load_resized, preprocess, scale_boxes
+
+
+def test_long_side_resize_then_square_pad():
+    img = np.zeros((480, 640, 3), np.uint8)  # h, w
+    resized = load_resized(img, 320)
+    assert resized.shape[:2] == (240, 320)  # ratio 0.5
+    boxed, ratio, (dw, dh) = letterbox(resized, 320)
+    assert boxed.shape[:2] == (320, 320)
+    assert ratio == (1.0, 1.0) and (dw, dh) == (0.0, 40.0)  # 80 rows of padding split 40 / 40
+    assert (boxed[:40] == 114).all() and (boxed[-40:] == 114).all() and (boxed[40:280] == 0).all()
+
+
+def test_odd_padding_split_like_yolov5():
+    img = np.zeros((100, 201, 3), np.uint8)
+    boxed, (r, _), (dw, dh) = letterbox(img, 256, scaleup=False)
+    assert r == 1.0 and dw == 27.5 and dh == 78.0
+    # round(27.5 - 0.1) = 27 on the left, round(27.5 + 0.1) = 28 on the right
+    rows = slice(78, 178)  # 78 padding rows above and below the 100 image rows
+    assert (boxed[:78] == 114).all() and (boxed[178:] == 114).all()
+    assert (boxed[rows, :27] == 114).all() and (boxed[rows, 27] == 0).all()
+    assert (boxed[rows, 228:] == 114).all() and (boxed[rows, 227] == 0).all()
+
+
+def test_preprocess_output_layout():
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[..., 2] = 255  # red in BGR
+    chw, meta = preprocess(img, 64)
+    assert chw.shape == (3, 64, 64) and chw.dtype == np.float32
+    assert chw[0, 32, 32] == 1.0 and chw[2, 32, 32] == 0.0  # RGB order
+    assert meta.original_shape == (60, 80) and meta.pad == (0.0, 8.0)
+    assert chw[0, 0, 0] == pytest.approx(114 / 255)
+
+
+def test_scale_boxes_round_trip():
+    h0, w0, imgsz = 480, 640, 320
+    gain = 0.5
+    original = torch.tensor([[100.0, 50.0, 300.0, 200.0], [0.0, 0.0, 640.0, 480.0]])
+    on_input = original * gain
+    on_input[:, [1, 3]] += 40  # vertical padding
+    back = scale_boxes((imgsz, imgsz), on_input.clone(), (h0, w0))
+    assert torch.allclose(back, original)
+
+
+def test_scale_boxes_clips_to_image():
+    back = scale_boxes((320, 320), torch.tensor([[-10.0, 20.0, 400.0, 300.0]]), (480, 640))
+    assert back[0, 0] == 0 and back[0, 2] == 640 and back[0, 3] == 480
