@@ -111,6 +111,12 @@ class TrtRunner:
             self.context.set_tensor_address(name, tensor.data_ptr())
         return tensors
 
+    def close(self) -> None:
+        """Release buffers, context and engine in dependency order (context before engine)."""
+        self._buffers.clear()
+        self.context = None
+        self.engine = None
+
     # -- execution -------------------------------------------------------------------------------------------
     def enqueue(self, stream=None) -> None:
         """Launch on `stream` (default torch's current stream) with the addresses bound by the last buffers()."""

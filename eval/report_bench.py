@@ -2,8 +2,9 @@
 ran (TensorRT engines, ONNX Runtime, OpenVINO), written as markdown, JSON and a PNG.
 
 Inputs are files, so the stages stay decoupled:
-- metrics JSON from `python -m eval --out` (one per backend x model; a dict holding AP, AP50, AP75, APs, APm, APl),
-  named <backend>_<model stem>.json by the Makefile;
+- metrics JSON from `python -m eval --out` (one per backend x model; a dict holding AP, AP50, AP75, APs, APm, APl
+  as pycocotools fractions, -1 for a size bucket without ground truth), named <backend>_<model stem>.json by the
+  Makefile; the report shows them in percent, as the paper does;
 - latency JSON from `python -m eval.bench` (CPU) and `python -m engine bench` (TensorRT): lists of records with
   backend, median_ms, p90_ms, p99_ms and, for TensorRT, batch, trtexec_median_ms, device and tensorrt_version.
 Model stems follow the Makefile: fp32, fp16, <method>_<sym|asym>_w<W>a<A>_<trt|cpu>.
@@ -45,6 +46,12 @@ def _canonical_backend(name: str) -> str:
     return "ort" if name in ("onnxruntime", "onnx-runtime") else name
 
 
+def _percent(fraction) -> float | None:
+    """pycocotools fraction -> percent; its -1 ("no ground truth of this size") -> None."""
+    value = float(fraction)
+    return None if value < 0 else 100.0 * value
+
+
 def _find_ap_dict(data) -> dict | None:
     if isinstance(data, dict):
         if all(key in data for key in AP_KEYS):
@@ -69,7 +76,7 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict]:
         backend = _canonical_backend(data.get("backend") or backend_from_name)
         model = data.get("model")
         stem = Path(model).stem if isinstance(model, str) and model else stem_from_name
-        rows.append({"backend": backend, **describe_model(stem), **{key: float(metrics[key]) for key in AP_KEYS}})
+        rows.append({"backend": backend, **describe_model(stem), **{key: _percent(metrics[key]) for key in AP_KEYS}})
     return _sorted(rows)
 
 
@@ -108,7 +115,8 @@ def _add_deltas(accuracy: list[dict]) -> None:
     """ΔAP against the same backend's float row (FP32 on CPU backends, FP16 on TensorRT)."""
     for row in accuracy:
         base = next((r for r in accuracy if r["backend"] == row["backend"] and r["w_bits"] is None), None)
-        row["dAP"] = None if base is None or base is row else row["AP"] - base["AP"]
+        missing = base is None or base is row or row["AP"] is None or base["AP"] is None
+        row["dAP"] = None if missing else row["AP"] - base["AP"]
 
 
 def _cpu_name() -> str:
@@ -179,7 +187,7 @@ def render_png(report: dict, path: str | Path) -> Path:
     fig, (ax_ap, ax_lat) = plt.subplots(1, 2, figsize=(14, 5.5))
     acc = report["accuracy"]
     labels = [f"{BACKEND_NAMES.get(r['backend'], r['backend'])}\n{r['precision']}" for r in acc]
-    ax_ap.bar(range(len(acc)), [r["AP"] for r in acc], color="#4c72b0")
+    ax_ap.bar(range(len(acc)), [r["AP"] or 0.0 for r in acc], color="#4c72b0")
     ax_ap.set_xticks(range(len(acc)), labels, rotation=60, ha="right", fontsize=7)
     ax_ap.set_ylabel("AP (%)")
     ax_ap.set_title("Accuracy")

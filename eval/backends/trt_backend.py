@@ -1,8 +1,8 @@
 """`tensorrt` eval backend: a serialized TensorRT engine behind the common Backend interface, so the same COCO mAP
 code scores it as it scores the torch, ONNX Runtime and OpenVINO backends.
 
-Interface (docs/ARCHITECTURE.md): `name`, `precision`, `input_size`, `__call__(batch) -> np.ndarray` with batch =
-float32 NCHW RGB in [0, 1] (letterboxed) and output = decoded predictions [B, N, 5+nc]. The engine runs on
+Interface (eval.backends.base.Backend): `name`, `precision`, `input_size`, `close()` and
+`__call__(batch) -> np.ndarray`, batch = float32 NCHW RGB in [0, 1] (letterboxed) and output = decoded predictions [B, N, 5+nc]. The engine runs on
 PyTorch's CUDA stream (engine.runner); batches larger than the engine's profile are split.
 """
 from pathlib import Path
@@ -33,7 +33,7 @@ class TensorRTBackend:
     def __init__(self, model_path: str | Path, device: str | int | None = "cuda", **options):
         from engine.runner import TrtRunner
 
-        unknown = set(options) - {"verbose"}
+        unknown = set(options) - {"verbose", "threads"}  # CPU thread counts do not apply to an engine: ignored
         if unknown:
             raise QYoloError(f"tensorrt backend: unknown options {sorted(unknown)} (known: verbose)")
         self.runner = TrtRunner(model_path, device=cuda_index(device), verbose=bool(options.get("verbose")))
@@ -50,3 +50,10 @@ class TensorRTBackend:
             raise QYoloError(f"engine {self.runner.engine_path} takes {self.runner.input_hw} inputs, got "
                              f"{tuple(batch.shape[2:])}: evaluate with --imgsz {self.runner.input_hw[0]} or rebuild")
         return self.runner(batch.astype(np.float32, copy=False))
+
+    def close(self) -> None:
+        """Drop the execution context and engine (and their GPU memory) now rather than at garbage collection."""
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
+            self.runner = None

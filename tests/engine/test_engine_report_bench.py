@@ -16,7 +16,8 @@ def _metrics(tmp_path, name, ap, **extra):
     path = tmp_path / "metrics" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     values = {"AP": ap, "AP50": ap + 20, "AP75": ap + 2, "APs": ap - 10, "APm": ap, "APl": ap + 5}
-    path.write_text(json.dumps({**extra, "metrics": values}))
+    fractions = {key: value / 100 for key, value in values.items()}  # eval writes pycocotools fractions
+    path.write_text(json.dumps({**extra, **fractions}))
     return path
 
 
@@ -90,6 +91,9 @@ def test_cpu_only_report_has_no_gpu_line(inputs):
 def test_bad_inputs(tmp_path):
     with pytest.raises(QYoloError, match="does not exist"):
         load_metrics([tmp_path / "ort_fp32.json"])
+    no_small = _metrics(tmp_path, "ort_x", 40.0)
+    no_small.write_text(json.dumps({**json.loads(no_small.read_text()), "APs": -1.0}))
+    assert load_metrics([no_small])[0]["APs"] is None
     bad = tmp_path / "ort_fp32.json"
     bad.write_text(json.dumps({"mAP": 1}))
     with pytest.raises(QYoloError, match="no AP"):

@@ -28,4 +28,14 @@ def test_missing_engine_file(tmp_path):
 
 def test_unknown_option(tmp_path):
     with pytest.raises(QYoloError, match="unknown options"):
-        TensorRTBackend(tmp_path / "none.engine", threads=2)
+        TensorRTBackend(tmp_path / "none.engine", batch_size=2)
+
+
+def test_satisfies_the_backend_protocol():
+    from eval.backends.base import BACKENDS, Backend
+
+    assert BACKENDS["tensorrt"] == "eval.backends.trt_backend:TensorRTBackend"
+    backend = TensorRTBackend.__new__(TensorRTBackend)  # the protocol is structural: no engine needed
+    backend.precision, backend.input_size, backend.runner = "int8", 256, None
+    assert isinstance(backend, Backend)
+    backend.close()  # no runner: a no-op
