@@ -2,8 +2,9 @@
 code scores it as it scores the torch, ONNX Runtime and OpenVINO backends.
 
 Interface (eval.backends.base.Backend): `name`, `precision`, `input_size`, `close()` and
-`__call__(batch) -> np.ndarray`, batch = float32 NCHW RGB in [0, 1] (letterboxed) and output = decoded predictions [B, N, 5+nc]. The engine runs on
-PyTorch's CUDA stream (engine.runner); batches larger than the engine's profile are split.
+`__call__(batch) -> np.ndarray`, batch = float32 NCHW RGB in [0, 1] (letterboxed) and output = decoded
+predictions [B, N, 5+nc]. The engine runs on PyTorch's CUDA stream (engine.runner); batches larger than the
+engine's profile are split.
 """
 from pathlib import Path
 
