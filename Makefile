@@ -97,6 +97,10 @@ $(EXPORT_DIR)/%_trt.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
 $(EXPORT_DIR)/%_cpu.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
 	$(PY) -m export --artifact $< --profile cpu --imgsz $(IMGSZ) --dynamic-batch --out $@
 
+# Q/DQ only at the calibrated quantizers: the `cpu` graph OpenVINO runs fast (ONNX Runtime wants the one above).
+$(EXPORT_DIR)/%_cpuexact.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+	$(PY) -m export --artifact $< --profile cpu --no-integer-ops --imgsz $(IMGSZ) --dynamic-batch --out $@
+
 $(ENGINE_DIR)/%_trt.engine: $(EXPORT_DIR)/%_trt.onnx | $(STAMP)
 	$(PY) -m engine build --onnx $< --out $@ --precision int8 --batch $(BATCH)
 
@@ -105,12 +109,15 @@ $(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
 
 # bench: FP32 / INT8 / INT4-emulated on ONNX Runtime and OpenVINO (CPU, `cpu` profile), and FP16 / INT8 /
 # INT4-emulated TensorRT engines (`trt` profile) where TensorRT is present; AP + latency report at the end.
-CPU_MODELS = $(EXPORT_DIR)/fp32.onnx $(EXPORT_DIR)/$(METHOD)_asym_w8a8_cpu.onnx $(EXPORT_DIR)/$(METHOD)_asym_w4a4_cpu.onnx
-TRT_ENGINES = $(ENGINE_DIR)/fp16.engine $(ENGINE_DIR)/$(METHOD)_sym_w8a8_trt.engine $(ENGINE_DIR)/$(METHOD)_sym_w4a4_trt.engine
-CPU_METRICS = $(foreach b,ort openvino,$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/$(b)_%.json,$(CPU_MODELS)))
+ORT_MODELS = $(foreach v,fp32 $(METHOD)_asym_w8a8_cpu $(METHOD)_asym_w4a4_cpu,$(EXPORT_DIR)/$(v).onnx)
+OPENVINO_MODELS = $(foreach v,fp32 $(METHOD)_asym_w8a8_cpuexact $(METHOD)_asym_w4a4_cpuexact,$(EXPORT_DIR)/$(v).onnx)
+TRT_ENGINES = $(foreach v,fp16 $(METHOD)_sym_w8a8_trt $(METHOD)_sym_w4a4_trt,$(ENGINE_DIR)/$(v).engine)
+CPU_METRICS = $(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/ort_%.json,$(ORT_MODELS)) \
+	$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/openvino_%.json,$(OPENVINO_MODELS))
 TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt_%.json,$(TRT_ENGINES))
 BENCH_METRICS = $(CPU_METRICS) $(if $(filter yes,$(HAVE_TRT)),$(TRT_METRICS))
-BENCH_LATENCY = $(BENCH_DIR)/latency_cpu.json $(if $(filter yes,$(HAVE_TRT)),$(BENCH_DIR)/latency_tensorrt.json)
+BENCH_LATENCY = $(BENCH_DIR)/latency_ort.json $(BENCH_DIR)/latency_openvino.json \
+	$(if $(filter yes,$(HAVE_TRT)),$(BENCH_DIR)/latency_tensorrt.json)
 
 $(BENCH_DIR)/metrics/ort_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend ort --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
@@ -121,8 +128,11 @@ $(BENCH_DIR)/metrics/openvino_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAM
 $(BENCH_DIR)/metrics/tensorrt_%.json: $(ENGINE_DIR)/%.engine $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend tensorrt --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --device cuda --out $@
 
-$(BENCH_DIR)/latency_cpu.json: $(CPU_MODELS) | $(STAMP)
-	$(PY) -m eval.bench --models $^ --backends ort openvino --imgsz $(IMGSZ) --out $@
+$(BENCH_DIR)/latency_ort.json: $(ORT_MODELS) | $(STAMP)
+	$(PY) -m eval.bench --models $^ --backends ort --out $@
+
+$(BENCH_DIR)/latency_openvino.json: $(OPENVINO_MODELS) | $(STAMP)
+	$(PY) -m eval.bench --models $^ --backends openvino --out $@
 
 $(BENCH_DIR)/latency_tensorrt.json: $(TRT_ENGINES) | $(STAMP)
 	$(PY) -m engine bench $^ --batches 1 $(BATCH) --out $@

@@ -62,7 +62,11 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     assert len(builds) == 3 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
     assert any("uh_sym_w4a4_trt.onnx" in line for line in builds)  # INT4-emulated engine
     assert any("-m engine bench" in line and "--batches 1 32" in line for line in lines)
-    assert any("-m eval.bench" in line and "uh_asym_w8a8_cpu.onnx" in line for line in lines)
+    assert any("-m eval.bench" in line and "uh_asym_w8a8_cpu.onnx" in line and "--backends ort" in line
+               for line in lines)
+    # OpenVINO gets the cpu graph with Q/DQ only at the quantizers (fast there), ONNX Runtime the completed one
+    assert any("--backend openvino" in line and "uh_asym_w8a8_cpuexact.onnx" in line for line in lines)
+    assert any("--no-integer-ops" in line and "cpuexact.onnx" in line for line in lines)
     report = lines[-1]
     assert "-m eval.report_bench" in report and "latency_tensorrt.json" in report and "tensorrt_fp16.json" in report
 
