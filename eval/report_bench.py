@@ -76,7 +76,10 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict]:
         backend = _canonical_backend(data.get("backend") or backend_from_name)
         model = data.get("model")
         stem = Path(model).stem if isinstance(model, str) and model else stem_from_name
-        rows.append({"backend": backend, **describe_model(stem), **{key: _percent(metrics[key]) for key in AP_KEYS}})
+        described = describe_model(stem)
+        if described["precision"] == stem and data.get("precision"):  # a stem we cannot read: trust eval's label
+            described["precision"] = str(data["precision"])
+        rows.append({"backend": backend, **described, **{key: _percent(metrics[key]) for key in AP_KEYS}})
     return _sorted(rows)
 
 

@@ -91,6 +91,9 @@ def test_cpu_only_report_has_no_gpu_line(inputs):
 def test_bad_inputs(tmp_path):
     with pytest.raises(QYoloError, match="does not exist"):
         load_metrics([tmp_path / "ort_fp32.json"])
+    torch_row = _metrics(tmp_path, "torch_fp32", 79.8, model="yolo/assets/fixture.pt", precision="fp32",
+                         backend="torch")
+    assert load_metrics([torch_row])[0].items() >= {"backend": "torch", "model": "fixture", "precision": "fp32"}.items()
     no_small = _metrics(tmp_path, "ort_x", 40.0)
     no_small.write_text(json.dumps({**json.loads(no_small.read_text()), "APs": -1.0}))
     assert load_metrics([no_small])[0]["APs"] is None
