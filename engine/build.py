@@ -19,7 +19,7 @@ from engine.device import gpu_info
 from engine.errors import check_int8_support, format_parser_errors, import_tensorrt, parser_error_text
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.onnx_checks import OnnxSummary, check_for_tensorrt, summarize_onnx
-from engine.sidecar import file_sha256, make_sidecar, write_sidecar
+from engine.sidecar import file_sha256, make_sidecar, sidecar_path, write_sidecar
 
 
 def network_flags(trt, strongly_typed: bool) -> int:
@@ -181,6 +181,7 @@ def build_engine(cfg: EngineConfig) -> Path:
     _save_timing_cache(config, cfg.timing_cache)
 
     engine_path = cfg.engine_path
+    sidecar_path(engine_path).unlink(missing_ok=True)  # never leave an old build's sidecar beside a new engine
     write_bytes_atomic(engine_path, lambda tmp: tmp.write_bytes(bytes(memoryview(serialized))))
     inspector_json, layer_summary = _inspect(trt, logger, serialized)
     write_text_atomic(engine_path.with_name(engine_path.name + ".layers.json"), inspector_json)
