@@ -30,7 +30,9 @@ class ExportConfig:
     integer_ops: `cpu` only. Complete the graph with calibrated Q/DQ at conv outputs, sigmoid outputs and the
         conv branch of residual Adds so that ONNX Runtime fuses every conv/SiLU/Add/Concat into QLinear* kernels
         (without them ORT dequantizes and runs float convolutions: slower than FP32). Needs calibration images
-        (calib_data, or the ones the artifact's calibration used). Default: on for `cpu`.
+        (calib_data, or the ones the artifact's calibration used). Default: on for `cpu` at 8 bits; off for
+        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost ~8-10 AP on
+        the fixture (W4A4 is about accuracy; ORT then runs the exact graph, at FP32-or-slower speed).
     calib_data: images (folder or COCO json) for the integer_ops ranges; calib_images: how many of them.
     """
 
@@ -85,10 +87,6 @@ class ExportConfig:
     @property
     def use_placement(self) -> bool:
         return self.profile != "fp32" if self.placement is None else bool(self.placement)
-
-    @property
-    def use_integer_ops(self) -> bool:
-        return self.profile == "cpu" if self.integer_ops is None else bool(self.integer_ops)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -109,6 +109,19 @@ def activations_to_uint8(graph: gs.Graph) -> int:
     return changed
 
 
+def _integer_ops(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
+    if cfg.profile != "cpu":
+        return False
+    if cfg.integer_ops is not None:
+        return bool(cfg.integer_ops)
+    if (quant.get("a_bits") or 8) < 8:
+        get_logger().info(f"cpu profile at A{quant['a_bits']}: integer ops off (the extra 8-bit Q/DQ before "
+                          f"{quant['a_bits']}-bit quantizers cost several AP); ONNX Runtime runs the exact graph, "
+                          f"slowly. --integer-ops forces them")
+        return False
+    return True
+
+
 def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, imgsz, imgsz))
@@ -155,7 +168,8 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
         activation_dtype = "uint8"
     elif cfg.profile == "trt":
         activation_dtype = "int8"
-    if cfg.profile == "cpu" and cfg.use_integer_ops:
+    integer_ops = _integer_ops(cfg, quant)
+    if integer_ops:
         if calib_batches is None:
             from export.source import calibration_batches
             calib_batches = calibration_batches(cfg, meta)
@@ -166,7 +180,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
                               cfg.profile != "fp32" and cfg.use_placement,
-                              cfg.profile == "cpu" and cfg.use_integer_ops, cfg.extra_metadata)
+                              integer_ops, cfg.extra_metadata)
     set_metadata(proto, metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)

@@ -195,16 +195,17 @@ def _read_dequantized_everywhere(graph: gs.Graph) -> int:
     ORT fuses an op into a QLinear kernel only when its output goes to Q nodes alone; one float reader (YOLOv5's
     Detect convs reading the P3/P4 outputs that the next conv also quantizes) keeps the producer in float and
     adds layout transposes. The tensor then exists in uint8 only, as in ORT's own quantize_static graphs.
+    Only for 8-bit quantizers: on an emulated 4-bit grid, rounding the Detect convs' inputs costs several AP.
     """
     redirected = 0
     for tensor in list(graph.tensors().values()):
         if not isinstance(tensor, gs.Variable):
             continue
         chain = _quantized_chain(tensor)
-        if chain is None:
-            continue
+        if chain is None or any(_emulation_clip(r) for r in consumers(tensor)):
+            continue  # below 8 bits the float readers (the Detect convs) keep the unrounded value
         for reader in consumers(tensor):
-            if reader.op != Q_OP and not _emulation_clip(reader):
+            if reader.op != Q_OP:
                 replace_input(reader, tensor, chain)
                 redirected += 1
     return redirected

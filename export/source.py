@@ -3,6 +3,7 @@
 Also where the integer-ops pass gets its calibration images (yolo's dataset helpers), loaded lazily so that the
 rest of export/ imports without them.
 """
+import random
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -62,32 +63,35 @@ def calibration_batches(cfg: ExportConfig, meta: dict[str, Any], batch_size: int
         raise QYoloError("the cpu profile's integer ops need calibration images and the artifact does not say "
                          "which it used: give --calib-data <folder or COCO json>, or --no-integer-ops (exact "
                          "artifact Q/DQ only: fast on OpenVINO, slow on ONNX Runtime)")
-    try:
-        from yolo.datasets import sample_calibration_images
-        from yolo.letterbox import load_resized
-    except ImportError:
-        raise QYoloError("yolo.datasets / yolo.letterbox are not available in this checkout; they load the "
-                         "calibration images for the integer ops") from None
-    paths = list(sample_calibration_images(source, cfg.calib_images, cfg.calib_seed))
+    paths = _image_paths(source, cfg.calib_images, cfg.calib_seed)
     if not paths:
-        raise QYoloError(f"no calibration images found in {source}")
+        raise QYoloError(f"no calibration images found in {source}; give --calib-data <image folder>")
     if len(paths) < cfg.calib_images:
         get_logger().warning(f"{source} has {len(paths)} images, fewer than the {cfg.calib_images} asked; "
                              f"using them all")
-    return _batches(paths, cfg.imgsz, batch_size, load_resized)
+    return _batches(paths, cfg.imgsz, batch_size)
 
 
-def _batches(paths: list, imgsz: int, batch_size: int, load_resized) -> Iterator[np.ndarray]:
+def _image_paths(source: str, n: int, seed: int) -> list:
+    """`n` images of `source` (a folder; or whatever yolo.datasets.sample_calibration_images accepts)."""
+    try:
+        from yolo.datasets import sample_calibration_images
+    except ImportError:
+        sample_calibration_images = None
+    if sample_calibration_images is not None:
+        return list(sample_calibration_images(source, n, seed))
+    from yolo.images import list_images
+
+    folder = Path(source)
+    if not folder.is_dir():
+        raise QYoloError(f"calibration data {folder} is not an image folder; give --calib-data <image folder>")
+    paths = list_images(folder)
+    return sorted(random.Random(seed).sample(paths, n)) if len(paths) > n else paths
+
+
+def _batches(paths: list, imgsz: int, batch_size: int) -> Iterator[np.ndarray]:
+    from yolo.images import read_image
+    from yolo.letterbox import preprocess
+
     for start in range(0, len(paths), batch_size):
-        images = [_as_chw(load_resized(path, imgsz)) for path in paths[start:start + batch_size]]
-        yield np.stack(images).astype(np.float32)
-
-
-def _as_chw(loaded) -> np.ndarray:
-    """load_resized returns the letterboxed image (HWC uint8 RGB, or CHW float, maybe with extra info)."""
-    image = loaded[0] if isinstance(loaded, tuple) else loaded
-    image = image.numpy() if hasattr(image, "numpy") else np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 3 and image.shape[0] != 3:
-        image = image.transpose(2, 0, 1)
-    image = image.astype(np.float32)
-    return image / 255.0 if image.max() > 1.0 else image
+        yield np.stack([preprocess(read_image(path), imgsz)[0] for path in paths[start:start + batch_size]])

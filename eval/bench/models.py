@@ -1,0 +1,64 @@
+"""The default benchmark models: a YOLOv5 architecture (random weights: latency does not depend on the values) as
+FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+
+Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
+kernels) and minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
+need and ONNX Runtime runs slowly). Built once, reused while they exist (rebuild=True to redo).
+"""
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.log import get_logger
+
+VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact")
+
+
+def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Smooth random colour fields with a few bright blobs: cheaper than real images, not pure noise."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(n):
+        low = rng.random((1, 3, 8, 8)).astype(np.float32)
+        image = torch.nn.functional.interpolate(torch.from_numpy(low), size=(imgsz, imgsz), mode="bilinear",
+                                                align_corners=False).numpy()
+        yy, xx = np.mgrid[0:imgsz, 0:imgsz]
+        for _ in range(5):
+            cy, cx, r = rng.integers(0, imgsz, 2).tolist() + [int(rng.integers(imgsz // 20, imgsz // 6))]
+            image[0, :, (yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.random(3).astype(np.float32)
+        batches.append(np.clip(image, 0, 1).astype(np.float32))
+    return batches
+
+
+def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4, rebuild: bool = False,
+                 nc: int = 80) -> list[Path]:
+    """Export (or reuse) the default benchmark models for YOLOv5<scale> at `imgsz`; returns their paths."""
+    from calib import QuantConfig, collect_and_compute, quantize_model
+    from export import ExportConfig, export_model
+    from yolo.configs import yolov5_cfg
+    from yolo.fuse import fuse_model
+    from yolo.model import DetectionModel
+
+    folder = Path(root) / f"{arch}-{imgsz}"
+    paths = [folder / f"{name}.onnx" for name in VARIANTS]
+    if not rebuild and all(p.is_file() for p in paths):
+        return paths
+    scale = arch.removeprefix("yolov5")
+    get_logger().info(f"building the benchmark models for {arch} at {imgsz} (random weights) in {folder}")
+    torch.manual_seed(0)
+    model = DetectionModel(yolov5_cfg(scale, nc))
+    fuse_model(model)
+    model.eval()
+    export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
+                                     imgsz=imgsz), {"source": f"{arch} random weights"})
+    batches = _synthetic_batches(imgsz, calib_images)
+    quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym"))
+    collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
+    meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
+    export_model(quantized, ExportConfig(out=paths[1], artifact="in-memory", profile="cpu", imgsz=imgsz), meta,
+                 batches)
+    export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
+                                         integer_ops=False), meta)
+    return paths

@@ -1,0 +1,54 @@
+"""python -m eval.bench on two small models: records, speed-ups, JSON + PNG, interleaved timing, errors."""
+import json
+
+import pytest
+
+from common.cli import run_cli
+from common.errors import QYoloError
+from eval.bench import run_benchmark
+from eval.bench.__main__ import main
+from eval.bench.timing import latency_stats
+from onnx_backend_models import IMGSZ, exported
+
+KEYS = {"backend", "model", "precision", "imgsz", "batch", "median_ms", "p90_ms", "p99_ms", "throughput_ips",
+        "threads", "speedup_vs_fp32"}
+
+
+def test_benchmark_records_and_files(tmp_path):
+    out = tmp_path / "latency.json"
+    records, meta = run_benchmark([exported("fp32"), exported("trt")], backends=("ort", "openvino"), threads=1,
+                                  warmup=1, runs=4, rounds=2, out=out, progress=False)
+    assert len(records) == 4 and all(KEYS <= set(r) for r in records)
+    assert {(r["backend"], r["precision"]) for r in records} == {(b, p) for b in ("ort", "openvino")
+                                                                for p in ("FP32", "INT8")}
+    assert all(r["imgsz"] == IMGSZ and r["threads"] == 1 and r["runs"] == 4 for r in records)
+    fp32 = [r for r in records if r["precision"] == "FP32"]
+    assert all(r["speedup_vs_fp32"] == 1.0 for r in fp32)
+    data = json.loads(out.read_text())
+    assert data["records"] == json.loads(json.dumps(records)) and data["meta"]["threads"] == 1
+    assert "others_busy_fraction" in data["meta"]["load_before"]
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_bench_reads_the_output(tmp_path):
+    from eval.report_bench import load_latency
+
+    out = tmp_path / "latency.json"
+    run_benchmark([exported("trt")], backends=("ort",), threads=1, warmup=0, runs=2, rounds=1, out=out,
+                  progress=False)
+    rows = load_latency([out])
+    assert rows[0]["backend"] == "ort" and rows[0]["precision"].startswith("INT8") and rows[0]["threads"] == 1
+
+
+def test_stats():
+    stats = latency_stats([0.010] * 98 + [0.020, 0.030], batch=1)
+    assert stats["median_ms"] == pytest.approx(10.0) and stats["p99_ms"] == pytest.approx(20.1, abs=0.01)
+    assert stats["throughput_ips"] == pytest.approx(1000 / 10.3)
+
+
+def test_bad_arguments(tmp_path, capsys):
+    with pytest.raises(QYoloError, match="unknown backend"):
+        run_benchmark([exported("fp32")], backends=("tensorrt",), out=None, progress=False)
+    assert run_cli(main, ["--models", str(tmp_path / "missing.onnx"), "--backends", "ort", "--out",
+                          str(tmp_path / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
