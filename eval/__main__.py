@@ -1,14 +1,20 @@
-"""python -m eval: COCO mAP of a model (FP32 .pt, calibrated artifact, ONNX, engine) on a dataset."""
+"""python -m eval: COCO mAP of a model (FP32 .pt, calibrated artifact, ONNX, engine) on a dataset.
+
+Prints the AP table and writes metrics.json (+ metrics.md and the COCO detections JSON) under --out.
+"""
 import argparse
 import sys
+from pathlib import Path
 
+from common.atomic import write_text_atomic
 from common.cli import run_cli
-from eval.evaluate import EvalConfig, evaluate
-from eval.report import format_table
+from eval.evaluate import EvalConfig, evaluate, output_paths
+from eval.report import format_markdown, format_table
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", "--model", dest="model", required=True,
                         help=".pt checkpoint, calibrated artifact, .onnx, or TensorRT engine")
     parser.add_argument("--data", required=True, help="COCO instances JSON, its folder, or a YOLO data yaml")
@@ -20,18 +26,25 @@ def main(argv=None) -> int:
     parser.add_argument("--max-images", type=int, default=None)
     parser.add_argument("--conf-thres", type=float, default=0.001)
     parser.add_argument("--iou-thres", type=float, default=0.6)
-    parser.add_argument("--out", default=None, help="metrics .json path or an output folder")
+    parser.add_argument("--out", default=None,
+                        help="output folder or metrics .json path (default runs/eval/<model stem>-<backend>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
     args = parser.parse_args(argv)
     options = {"threads": args.threads} if args.threads else {}
+    out = args.out or Path("runs/eval") / f"{Path(args.model).stem}-{args.backend}"
     try:
         cfg = EvalConfig(model=args.model, data=args.data, backend=args.backend, imgsz=args.imgsz, batch=args.batch,
                          device=args.device, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
-                         max_images=args.max_images, out=args.out, backend_options=options)
+                         max_images=args.max_images, out=out, backend_options=options,
+                         progress=not args.no_progress)
     except ValueError as exc:
         parser.error(str(exc))
     metrics = evaluate(cfg)
+    metrics_path, _ = output_paths(out)
+    write_text_atomic(metrics_path.with_suffix(".md"), format_markdown([metrics]))
     print(format_table([metrics]))
-    print(f"{metrics['num_images']} images, {metrics['num_detections']} detections, {metrics['seconds']} s")
+    print(f"{metrics['num_images']} images, {metrics['num_detections']} detections, {metrics['seconds']} s; "
+          f"metrics in {metrics_path}")
     return 0
 
 

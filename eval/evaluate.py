@@ -41,12 +41,14 @@ class EvalConfig:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
         if not 0 <= self.conf_thres <= 1 or not 0 <= self.iou_thres <= 1:
             raise ValueError(f"conf_thres/iou_thres must be in [0, 1], got {self.conf_thres}/{self.iou_thres}")
+        if self.max_det < 1:
+            raise ValueError(f"max_det must be >= 1, got {self.max_det}")
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {self.max_images}")
 
 
 def _load_batches(records, imgsz: int, batch: int):
-    """Yield (records, stacked input, metas); undecodable images are reported and skipped."""
+    """Yield lists of (record, CHW input, letterbox meta); undecodable images are reported and skipped."""
     logger = get_logger()
     pending: list = []
     for record in records:
@@ -55,8 +57,8 @@ def _load_batches(records, imgsz: int, batch: int):
         except QYoloError as exc:
             logger.warning(f"skipping: {exc}")
             continue
-        chw, _ = preprocess(img, imgsz)
-        pending.append((record, chw, img.shape[:2]))
+        chw, meta = preprocess(img, imgsz)
+        pending.append((record, chw, meta))
         if len(pending) == batch:
             yield pending
             pending = []
@@ -74,8 +76,8 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
         pred = backend(np.stack([chw for _, chw, _ in items]))
         dets = non_max_suppression(torch.from_numpy(np.asarray(pred, dtype=np.float32)), cfg.conf_thres,
                                    cfg.iou_thres, cfg.max_det)
-        for (record, _, shape0), det in zip(items, dets):
-            det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], shape0)
+        for (record, _, meta), det in zip(items, dets):
+            det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], meta.original_shape, meta.ratio_pad)
             results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
             scored.append(record.id)
         bar.update(len(items))

@@ -1,6 +1,12 @@
-"""Metric tables: the paper's Table 1 columns in the terminal and as markdown."""
+"""Metric tables: the paper's Table 1 columns in the terminal and as markdown, and the JSON they come from.
+
+Every AP is shown in percent with one decimal (pycocotools' 0.374 -> 37.4, as the paper prints it); pycocotools'
+-1 ("no ground truth of that size") is shown as '-'.
+"""
+from pathlib import Path
 from typing import Sequence
 
+from common.atomic import write_json_atomic, write_text_atomic
 from eval.coco_eval import METRIC_KEYS
 
 
@@ -30,3 +36,11 @@ def format_markdown(records: Sequence[dict], label_keys: Sequence[str] = ("backe
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out) + "\n"
+
+
+def write_report(records: Sequence[dict], json_path: str | Path, markdown_path: str | Path | None = None,
+                 label_keys: Sequence[str] = ("backend", "precision")) -> None:
+    """The records as JSON (fractions, as pycocotools gives them) and optionally the markdown table, atomically."""
+    write_json_atomic(json_path, list(records))
+    if markdown_path is not None:
+        write_text_atomic(markdown_path, format_markdown(records, label_keys))

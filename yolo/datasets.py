@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from PIL import Image
 from pycocotools.coco import COCO
+from tqdm import tqdm
 
 from common.errors import QYoloError
 from common.log import get_logger
@@ -19,6 +20,7 @@ from yolo.images import IMAGE_SUFFIXES, list_images
 # COCO's 80 detection classes use 80 of the ids 1..90; these ten ids are unused.
 _COCO_UNUSED_IDS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
 COCO80_TO_COCO91 = [i for i in range(1, 91) if i not in _COCO_UNUSED_IDS]
+_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,63 @@ def _find_annotation(folder: Path) -> Path:
 
 
 def _yolo_label_path(image: Path) -> Path:
+    """yolov5's rule: the last 'images' folder in the path becomes 'labels', the suffix becomes .txt."""
     parts = list(image.parts)
-    idx = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
-    if idx is None:
+    if "images" not in parts:
         return image.with_suffix(".txt")
-    parts[idx] = "labels"
+    parts[len(parts) - 1 - parts[::-1].index("images")] = "labels"
     return Path(*parts).with_suffix(".txt")
+
+
+def _split_images(entries: str | list[str], root: Path, yaml_path: Path) -> list[Path]:
+    """Image paths of a split entry: folders (recursive) and/or .txt lists, like yolov5's data yaml."""
+    paths: list[Path] = []
+    for entry in [entries] if isinstance(entries, str) else list(entries):
+        entry = root / str(entry)
+        if entry.suffix == ".txt" and entry.is_file():
+            # list lines are relative to the list's folder ('./images/val2017/x.jpg'), or absolute
+            lines = [line.strip() for line in entry.read_text().splitlines() if line.strip()]
+            paths += [(entry.parent / line).resolve() for line in lines]
+        elif entry.is_dir():
+            paths += list_images(entry)
+        else:
+            raise QYoloError(f"data yaml {yaml_path}: split entry {entry} is neither a folder nor a .txt list")
+    return paths
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as decoded (EXIF rotation applied, as cv2.imread does), or None when unreadable."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if im.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
+                width, height = height, width
+    except (OSError, SyntaxError, ValueError):  # PIL raises these for missing, truncated or non-image files
+        return None
+    return width, height
+
+
+def _label_boxes(label: Path, num_classes: int) -> list[tuple[int, list[float]]]:
+    """(class, normalized x1 y1 x2 y2) per row of a yolov5 label file; polygon rows become their bounding box."""
+    boxes = []
+    for line_no, row in enumerate(label.read_text().splitlines(), start=1):
+        values = row.split()
+        if not values:
+            continue
+        try:
+            cls, coords = int(float(values[0])), [float(v) for v in values[1:]]
+        except ValueError:
+            raise QYoloError(f"label file {label} line {line_no} is not numbers: {row!r}; fix or delete it") from None
+        if not 0 <= cls < num_classes or len(coords) < 4:
+            raise QYoloError(f"label file {label} line {line_no}: expected 'class cx cy w h' with class in "
+                             f"0..{num_classes - 1}, got {row!r}")
+        if len(coords) == 4:
+            cx, cy, w, h = coords
+            boxes.append((cls, [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
+        else:  # segmentation polygon x1 y1 x2 y2 ... (yolov5's segments2boxes)
+            xs, ys = coords[0::2], coords[1::2]
+            boxes.append((cls, [min(xs), min(ys), max(xs), max(ys)]))
+    return boxes
 
 
 def _open_yolo_yaml(yaml_path: Path, split: str = "val") -> DetectionDataset:
@@ -112,28 +165,29 @@ def _open_yolo_yaml(yaml_path: Path, split: str = "val") -> DetectionDataset:
         raise QYoloError(f"data yaml {yaml_path} needs '{split}' and 'names' entries (like yolov5's coco.yaml)")
     names = cfg["names"]
     names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
-    root = Path(cfg.get("path", yaml_path.parent))
+    # yolov5 resolves a relative `path` against its repository root; here it is relative to the yaml's folder.
+    root = Path(cfg.get("path") or yaml_path.parent)
     root = root if root.is_absolute() else (yaml_path.parent / root)
-    entry = root / cfg[split]
-    if entry.suffix == ".txt":
-        image_paths = [(root / line.strip()).resolve() for line in entry.read_text().splitlines() if line.strip()]
-    else:
-        image_paths = list_images(entry) if entry.is_dir() else []
+    image_paths = _split_images(cfg[split], root, yaml_path)
     if not image_paths:
-        raise QYoloError(f"no images found for split '{split}' of {yaml_path} (looked at {entry})")
+        raise QYoloError(f"no images found for split '{split}' of {yaml_path} (looked under {root})")
     class_to_category = COCO80_TO_COCO91 if len(names) == 80 else list(range(1, len(names) + 1))
     images, annotations = [], []
-    for image_id, path in enumerate(image_paths, start=1):
-        with Image.open(path) as im:
-            width, height = im.size
+    for path in tqdm(image_paths, desc=f"read {yaml_path.name}", unit="img", disable=len(image_paths) < 1000):
+        size = _image_size(path)
+        if size is None:
+            get_logger().warning(f"skipping image {path}: cannot read it (corrupt or not an image)")
+            continue
+        width, height = size
+        image_id = len(images) + 1
         images.append({"id": image_id, "file_name": str(path), "width": width, "height": height})
         label = _yolo_label_path(path)
-        rows = label.read_text().split("\n") if label.exists() else []
-        for row in filter(None, (r.split() for r in rows)):
-            cls, cx, cy, w, h = int(row[0]), *map(float, row[1:5])
-            box = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
+        for cls, (x1, y1, x2, y2) in _label_boxes(label, len(names)) if label.exists() else []:
+            box = [x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height]
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id":
                                 class_to_category[cls], "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+    if not images:
+        raise QYoloError(f"none of the {len(image_paths)} images of {yaml_path} could be read; check the files")
     categories = [{"id": c, "name": n} for c, n in zip(class_to_category, names)]
     coco = _quiet_coco({"images": images, "annotations": annotations, "categories": categories})
     records = [ImageRecord(im["id"], Path(im["file_name"]), im["width"], im["height"]) for im in images]

@@ -2,6 +2,7 @@
 
 `preprocess` is the one entry every backend's input comes from, so all backends see identical pixels.
 """
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -17,14 +18,22 @@ class LetterboxMeta:
     ratio: float  # total scale from original to model input
     pad: tuple[float, float]  # (dw, dh) left/top padding in model-input pixels
 
+    @property
+    def ratio_pad(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """scale_boxes' ratio_pad, as val.py passes it (gain from the resized height over the original one)."""
+        return (self.ratio, self.ratio), self.pad
+
 
 def load_resized(img_bgr: np.ndarray, imgsz: int) -> np.ndarray:
-    """Resize so the long side equals imgsz, as yolov5's load_image with augment=False (INTER_AREA to shrink)."""
+    """Resize so the long side equals imgsz, as yolov5's load_image with augment=False (INTER_AREA to shrink).
+
+    Sides are rounded up (math.ceil), as yolov5 v6.2+ does: a 427x640 image at 320 becomes 214x320, not 213x320.
+    """
     h0, w0 = img_bgr.shape[:2]
     r = imgsz / max(h0, w0)
     if r != 1:
         interp = cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA
-        img_bgr = cv2.resize(img_bgr, (int(w0 * r), int(h0 * r)), interpolation=interp)
+        img_bgr = cv2.resize(img_bgr, (math.ceil(w0 * r), math.ceil(h0 * r)), interpolation=interp)
     return img_bgr
 
 
@@ -56,8 +65,9 @@ def preprocess(img_bgr: np.ndarray, imgsz: int) -> tuple[np.ndarray, LetterboxMe
     boxed, (ratio, _), pad = letterbox(resized, imgsz, auto=False, scaleup=False)
     chw = np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
     h0, w0 = img_bgr.shape[:2]
-    total = resized.shape[0] / h0 * ratio if h0 else ratio
-    # yolov5 maps back with gain = min(input/original) computed from the shapes, which is what scale_boxes does.
+    # val.py's gain is resized height / original height (its shapes[1][0][0]); the letterbox ratio is 1 here
+    # except in float edge cases where the ceil overshoots imgsz, and then it must be folded in.
+    total = resized.shape[0] / h0 * ratio
     meta = LetterboxMeta((h0, w0), tuple(resized.shape[:2]), total, (float(pad[0]), float(pad[1])))
     return chw, meta
 

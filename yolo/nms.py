@@ -21,18 +21,20 @@ def box_iou(box1: torch.Tensor, box2: torch.Tensor) -> torch.Tensor:
     return inter / (area1[:, None] + area2[None] - inter + 1e-9)
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float) -> torch.Tensor:
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: int | None = None) -> torch.Tensor:
     """Greedy NMS (torchvision.ops.nms semantics: suppress IoU > thres); kept indices by descending score.
 
     Each round keeps the best remaining box and drops the remaining ones overlapping it, vectorized over the
     remaining boxes: O(kept x n) work and O(n) memory, so 30,000 candidates never build an n x n matrix.
+    Greedy NMS keeps boxes in score order, so stopping after `max_keep` kept boxes gives exactly the first
+    `max_keep` of the full result (this bounds the rounds by max_det for poorly calibrated models).
     """
     order = scores.argsort(descending=True, stable=True)
     boxes = boxes[order]
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     remaining = torch.arange(boxes.shape[0], device=boxes.device)
     keep = []
-    while remaining.numel():
+    while remaining.numel() and (max_keep is None or len(keep) < max_keep):
         best = remaining[0]
         keep.append(best)
         rest = remaining[1:]
@@ -71,6 +73,6 @@ def non_max_suppression(pred: torch.Tensor, conf_thres: float = 0.001, iou_thres
         if not x.shape[0]:
             continue
         x = x[x[:, 4].argsort(descending=True, stable=True)[:max_nms]]
-        keep = nms(x[:, :4] + x[:, 5:6] * max_wh, x[:, 4], iou_thres)[:max_det]
+        keep = nms(x[:, :4] + x[:, 5:6] * max_wh, x[:, 4], iou_thres, max_keep=max_det)
         output[xi] = x[keep]
     return output

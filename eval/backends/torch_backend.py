@@ -16,15 +16,23 @@ def is_calibrated_artifact(path: str | Path) -> bool:
     return isinstance(obj, dict) and obj.get("format") == CALIBRATED_FORMAT
 
 
-def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, str]:
-    """(model in eval mode, precision label) for an FP32 checkpoint or a calibrated artifact."""
-    if is_calibrated_artifact(path):
-        from calib import load_calibrated
+def _precision_label(meta: dict) -> str:
+    """'fakequant-<method>-<scheme>-w<W>a<A>' from whatever of the quantization settings the artifact records."""
+    cfg = next((meta[k] for k in ("quant_config", "config", "quant") if isinstance(meta.get(k), dict)), meta)
+    parts = [str(cfg[k]) for k in ("method", "scheme") if cfg.get(k)]
+    return "-".join(["fakequant", *parts, f"w{cfg.get('w_bits', '?')}a{cfg.get('a_bits', '?')}"])
 
-        model, meta = load_calibrated(path, device=device)
-        cfg = meta.get("quant_config", meta.get("config", {}))
-        label = f"fakequant-w{cfg.get('w_bits', '?')}a{cfg.get('a_bits', '?')}"
-        return model.eval(), label
+
+def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, str]:
+    """(model in eval mode on `device`, precision label) for an FP32 checkpoint or a calibrated artifact."""
+    if is_calibrated_artifact(path):
+        try:
+            from calib import load_calibrated
+        except ImportError:
+            raise QYoloError(f"{path} is a calibrated artifact but this checkout's calib package has no "
+                             "load_calibrated(); update calib/") from None
+        model, meta = load_calibrated(path)
+        return model.to(device).eval(), _precision_label(dict(meta or {}))
     from yolo.checkpoint import load_model
 
     return load_model(path, device=device), "fp32"

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from common.cli import run_cli
 from common.errors import QYoloError
+from eval.__main__ import main as eval_main
 from eval.backends.base import BACKENDS, create_backend, register_backend
 from eval.evaluate import EvalConfig, evaluate
-from yolo.datasets import open_dataset, sample_calibration_images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +35,19 @@ class PerfectBackend:
 
     def close(self):
         pass
+
+
+class ShiftedBackend(PerfectBackend):
+    """Object at x 8..40, y 40..88 of a 64x128 image -> x 4+16..20+16, y 20..44 on the 64x64 letterboxed input."""
+
+    def __call__(self, batch):
+        pred = np.zeros((batch.shape[0], 1, 6), np.float32)
+        pred[:, 0] = [28, 32, 16, 24, 0.9, 1.0]
+        return pred
+
+
+class FixedBackend(PerfectBackend):
+    input_size = 320
 
 
 @pytest.fixture()
@@ -66,7 +80,7 @@ def test_perfect_backend_scores_one_and_writes_outputs(tiny_coco, tmp_path):
     assert {d["category_id"] for d in dets} == {3}
 
 
-def test_bad_image_is_skipped_not_fatal(tiny_coco, caplog):
+def test_bad_image_is_skipped_not_fatal(tiny_coco, capsys):
     (tiny_coco / "val" / "2.jpg").write_bytes(b"not a jpeg")
     register_backend("perfect", f"{__name__}:PerfectBackend")
     try:
@@ -74,38 +88,44 @@ def test_bad_image_is_skipped_not_fatal(tiny_coco, caplog):
     finally:
         BACKENDS.pop("perfect")
     assert m["num_images"] == 2 and m["skipped_images"] == 1
+    assert m["AP"] == pytest.approx(1.0)  # scored on the two readable images only
+    assert "skipping: cannot decode image" in capsys.readouterr().err
 
 
-def test_not_coco_json_and_empty_folder(tmp_path):
-    bad = tmp_path / "instances_val.json"
-    bad.write_text(json.dumps({"images": []}))
-    with pytest.raises(QYoloError, match="not a COCO detection JSON"):
-        open_dataset(bad)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(QYoloError, match="no images"):
-        sample_calibration_images(tmp_path / "empty", 10)
+def test_boxes_map_back_through_resize_and_padding(tmp_path):
+    """A 128x64 (h x w) image at imgsz 64: ratio 0.5, 16 px of padding left/right; the fake model predicts the
+    object where it lands in the letterboxed input, and evaluation must find it at its original place."""
+    (tmp_path / "val").mkdir()
+    cv2.imwrite(str(tmp_path / "val" / "1.jpg"), np.zeros((128, 64, 3), np.uint8))
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [8, 40, 32, 48], "area": 1536, "iscrowd": 0}
+    (tmp_path / "instances_val.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "1.jpg", "width": 64, "height": 128}], "annotations": [ann],
+        "categories": [{"id": 1, "name": "thing"}]}))
+    register_backend("shifted", f"{__name__}:ShiftedBackend")
+    try:
+        m = evaluate(EvalConfig(model="none", data=tmp_path / "instances_val.json", backend="shifted", imgsz=64,
+                                out=tmp_path / "m.json", progress=False))
+    finally:
+        BACKENDS.pop("shifted")
+    assert m["AP"] == pytest.approx(1.0)
+    (det,) = json.loads((tmp_path / "m_detections.json").read_text())
+    assert det["bbox"] == pytest.approx([8, 40, 32, 48])
 
 
-def test_yolo_layout_maps_80_classes_to_coco_ids(tmp_path):
-    (tmp_path / "images" / "val").mkdir(parents=True)
-    (tmp_path / "labels" / "val").mkdir(parents=True)
-    cv2.imwrite(str(tmp_path / "images" / "val" / "a.jpg"), np.zeros((100, 200, 3), np.uint8))
-    (tmp_path / "labels" / "val" / "a.txt").write_text("11 0.5 0.5 0.1 0.2\n")
-    names = "[" + ", ".join(f"c{i}" for i in range(80)) + "]"
-    (tmp_path / "data.yaml").write_text(f"path: {tmp_path}\nval: images/val\nnames: {names}\n")
-    ds = open_dataset(tmp_path / "data.yaml")
-    (ann,) = ds.coco.dataset["annotations"]
-    assert ann["category_id"] == 13  # class 11 (stop sign) is COCO id 13: id 12 is unused
-    assert ann["bbox"] == pytest.approx([90, 40, 20, 20])
-    assert ds.class_to_category[79] == 90
+def test_fixed_input_size_mismatch_is_a_user_error(tiny_coco):
+    register_backend("fixed", f"{__name__}:FixedBackend")
+    try:
+        with pytest.raises(QYoloError, match="takes 320x320 inputs but --imgsz is 64"):
+            evaluate(EvalConfig(model="none", data=tiny_coco, backend="fixed", imgsz=64, progress=False))
+    finally:
+        BACKENDS.pop("fixed")
 
 
-def test_sampler_is_seeded_and_warns_when_short(tmp_path, caplog):
-    for i in range(5):
-        cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((8, 8, 3), np.uint8))
-    a = sample_calibration_images(tmp_path, 3, seed=1)
-    assert a == sample_calibration_images(tmp_path, 3, seed=1) and len(a) == 3
-    assert len(sample_calibration_images(tmp_path, 50)) == 5
+@pytest.mark.parametrize("field,value", [("imgsz", 100), ("imgsz", 0), ("batch", 0), ("conf_thres", 1.5),
+                                         ("max_images", 0), ("max_det", 0)])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        EvalConfig(model="m.pt", data="d", **{field: value})
 
 
 def test_unknown_backend():
@@ -113,11 +133,43 @@ def test_unknown_backend():
         create_backend("nope", "x")
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--weights", "missing.pt", "--data", "missing_dir"], "does not exist"),
-    (["--weights", "README.md", "--data", "."], "annotations"),
+def test_cli_missing_weights_is_one_line_without_traceback(tiny_coco, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "eval", "--weights", str(tmp_path / "missing.pt"), "--data",
+                           str(tiny_coco), "--imgsz", "64", "--out", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "missing.pt does not exist" in line
+
+
+@pytest.mark.parametrize("name,content,needle", [
+    ("corrupt.pt", b"\x80\x02 truncated pickle", "cannot read checkpoint"),
+    ("model.txt", b"just some text", "not a PyTorch checkpoint"),
 ])
-def test_cli_bad_input_is_one_line(args, needle):
-    proc = subprocess.run([sys.executable, "-m", "eval", *args], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert needle in proc.stderr and "Traceback" not in proc.stderr
+def test_cli_corrupt_or_unknown_model_file(tiny_coco, tmp_path, capsys, name, content, needle):
+    model = tmp_path / name
+    model.write_bytes(content)
+    code = run_cli(eval_main, ["--weights", str(model), "--data", str(tiny_coco), "--imgsz", "64",
+                               "--out", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and needle in err and name in err
+
+
+def test_cli_unknown_backend_and_bad_dataset(tiny_coco, tmp_path, capsys):
+    assert run_cli(eval_main, ["--weights", "m.pt", "--data", str(tiny_coco), "--backend", "nope"]) == 2
+    assert "unknown backend 'nope'" in capsys.readouterr().err
+    assert run_cli(eval_main, ["--weights", "m.pt", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere does not exist" in capsys.readouterr().err
+
+
+def test_cli_writes_metrics_and_markdown(tiny_coco, tmp_path, capsys):
+    register_backend("perfect", f"{__name__}:PerfectBackend")
+    try:
+        code = run_cli(eval_main, ["--model", "none", "--data", str(tiny_coco), "--backend", "perfect",
+                                   "--imgsz", "64", "--out", str(tmp_path / "run"), "--no-progress"])
+    finally:
+        BACKENDS.pop("perfect")
+    assert code == 0
+    assert "100.0" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["num_images"] == 3
+    assert (tmp_path / "run" / "metrics.md").read_text().startswith("| backend | precision | AP |")

@@ -16,6 +16,23 @@ def test_long_side_resize_then_square_pad():
     assert (boxed[:40] == 114).all() and (boxed[-40:] == 114).all() and (boxed[40:280] == 0).all()
 
 
+def test_long_side_rounds_up_like_yolov5():
+    # 427 * 0.5 = 213.5 -> ceil 214 rows (yolov5 v6.2+), pad (320 - 214) / 2 = 53 each side
+    chw, meta = preprocess(np.zeros((427, 640, 3), np.uint8), 320)
+    assert meta.resized_shape == (214, 320) and meta.pad == (0.0, 53.0)
+    assert meta.ratio == pytest.approx(214 / 427)  # val.py's gain: resized height / original height
+    assert np.allclose(chw[:, :53], 114 / 255) and np.allclose(chw[:, 267:], 114 / 255)
+    assert (chw[:, 53:267] == 0).all()
+
+
+def test_enlarging_small_image():
+    # 100x50 at 320: ratio 3.2 (INTER_LINEAR), 320x160, pad 80 left and right
+    resized = load_resized(np.full((100, 50, 3), 7, np.uint8), 320)
+    assert resized.shape[:2] == (320, 160) and (resized == 7).all()
+    _, meta = preprocess(np.full((100, 50, 3), 7, np.uint8), 320)
+    assert meta.ratio == pytest.approx(3.2) and meta.pad == (80.0, 0.0)
+
+
 def test_odd_padding_split_like_yolov5():
     img = np.zeros((100, 201, 3), np.uint8)
     boxed, (r, _), (dw, dh) = letterbox(img, 256, scaleup=False)
@@ -45,6 +62,17 @@ def test_scale_boxes_round_trip():
     on_input[:, [1, 3]] += 40  # vertical padding
     back = scale_boxes((imgsz, imgsz), on_input.clone(), (h0, w0))
     assert torch.allclose(back, original)
+
+
+def test_scale_boxes_with_meta_ratio_pad_round_trip():
+    img = np.zeros((427, 640, 3), np.uint8)
+    _, meta = preprocess(img, 320)
+    original = torch.tensor([[10.0, 20.0, 630.0, 400.0]])
+    on_input = original * meta.ratio
+    on_input[:, [0, 2]] += meta.pad[0]
+    on_input[:, [1, 3]] += meta.pad[1]
+    back = scale_boxes((320, 320), on_input, meta.original_shape, meta.ratio_pad)
+    assert torch.allclose(back, original, atol=1e-4)
 
 
 def test_scale_boxes_clips_to_image():

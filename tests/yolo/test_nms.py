@@ -1,5 +1,6 @@
 """NMS against a brute-force pure-Python reference."""
 import numpy as np
+import pytest
 import torch
 
 from yolo.nms import box_iou, nms, non_max_suppression
@@ -64,6 +65,23 @@ def test_class_aware_and_threshold_edge():
     assert sorted(out[:, 5].tolist()) == [0.0, 1.0]
 
 
+def test_early_stop_at_max_keep_is_a_prefix_of_the_full_result():
+    g = torch.Generator().manual_seed(3)
+    xy, wh = torch.rand(500, 2, generator=g) * 300, torch.rand(500, 2, generator=g) * 40 + 5
+    boxes, scores = torch.cat([xy, xy + wh], 1), torch.rand(500, generator=g)
+    full = nms(boxes, scores, 0.5)
+    assert full.numel() > 20
+    assert nms(boxes, scores, 0.5, max_keep=20).tolist() == full[:20].tolist()
+
+
+def test_single_label_keeps_best_class_only():
+    pred = torch.tensor([[[50.0, 50.0, 20.0, 20.0, 0.5, 0.6, 0.8]]])  # conf 0.3 (class 0) and 0.4 (class 1)
+    (multi,) = non_max_suppression(pred, 0.25, 0.6)
+    assert sorted(multi[:, 5].tolist()) == [0.0, 1.0] and sorted(multi[:, 4].tolist()) == pytest.approx([0.3, 0.4])
+    (single,) = non_max_suppression(pred, 0.25, 0.6, multi_label=False)
+    assert single.shape == (1, 6) and single[0].tolist() == pytest.approx([40.0, 40.0, 60.0, 60.0, 0.4, 1.0])
+
+
 def test_box_iou_known_values():
     a = torch.tensor([[0.0, 0.0, 2.0, 2.0]])
     b = torch.tensor([[1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 6.0, 6.0]])
@@ -73,3 +91,10 @@ def test_box_iou_known_values():
 def test_max_det_and_empty():
     pred = torch.zeros(2, 10, 7)
     assert [o.shape[0] for o in non_max_suppression(pred)] == [0, 0]
+    # ten disjoint boxes, obj 0.1..1.0: max_det 3 keeps the three most confident
+    pred[0, :, 0] = torch.arange(10) * 100.0
+    pred[0, :, 2:4] = 10.0
+    pred[0, :, 4] = torch.linspace(0.1, 1.0, 10)
+    pred[0, :, 5] = 1.0
+    out = non_max_suppression(pred, max_det=3)
+    assert out[0][:, 4].tolist() == pytest.approx([1.0, 0.9, 0.8]) and out[1].shape == (0, 6)
