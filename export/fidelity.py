@@ -101,3 +101,43 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
             "exact_fraction": exact / total if total else None,
             "within_one_step_fraction": within_one / total if total else None,
             "max_steps": worst, "per_quantizer": per_quantizer}
+
+
+def main(argv=None) -> int:
+    """`python -m export.fidelity --artifact a.pt --onnx a_trt.onnx --data images/`: agreement per quantizer."""
+    import argparse
+    import json
+
+    from common.atomic import write_json_atomic
+    from export.config import ExportConfig
+    from export.source import calibration_batches, load_source
+
+    parser = argparse.ArgumentParser(prog="python -m export.fidelity", description=main.__doc__)
+    parser.add_argument("--artifact", required=True, help="the calibrated artifact the ONNX was exported from")
+    parser.add_argument("--onnx", required=True)
+    parser.add_argument("--data", required=True, help="images to compare on (folder or dataset)")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--imgsz", type=int, default=None, help="default: the ONNX's qyolo.imgsz")
+    parser.add_argument("--out", help="write the full report (per quantizer) as JSON here")
+    args = parser.parse_args(argv)
+    from export.metadata import read_metadata
+
+    imgsz = args.imgsz or int(read_metadata(args.onnx).get("qyolo.imgsz", 640))
+    cfg = ExportConfig(out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
+                       calib_data=args.data, calib_images=args.images)
+    model, meta = load_source(cfg)
+    x = np.concatenate(list(calibration_batches(cfg, meta)))
+    report = qdq_agreement(args.onnx, model, x)
+    summary = {k: v for k, v in report.items() if k != "per_quantizer"}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        write_json_atomic(args.out, report)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from common.cli import run_cli
+
+    sys.exit(run_cli(main))

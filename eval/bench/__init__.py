@@ -70,7 +70,7 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
             "arch": arch if not models else None, "load_before": machine_load(), "started": time.ctime(),
             "versions": _versions()}
     interleaved(configs, warmup, runs, rounds, progress)
-    meta["load_after"] = machine_load(sample_s=0)
+    meta["load_after"] = machine_load()
     records = [{**c.label, **latency_stats(c.times, 1), "warmup": warmup} for c in configs]
     add_speedups(records)
     print(table(records))
