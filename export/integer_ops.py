@@ -16,6 +16,7 @@ here by running the graph on calibration images, with the artifact's activation 
 exactly, what the torch fake-quant model computes; the export sidecar lists every added point and the fidelity
 report measures the difference. Tensors that feed only float ops (the Detect convs and decode) stay float.
 """
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -29,7 +30,8 @@ from calib.calibrators import make_calibrator
 from calib.quant_desc import QuantDesc, scale_and_zero_point
 from common.errors import QYoloError
 from common.log import get_logger
-from export.qdq import DQ_OP, Q_OP, QDQMaker, QParams, constant_values, consumers, producer, replace_input
+from export.qdq import (DQ_OP, Q_OP, QDQMaker, QParams, constant_values, consumers, producer, qparams,
+                        replace_input)
 
 # Ops ONNX Runtime's CPU provider runs on uint8 when wrapped in DQ -> op -> Q.
 INTEGER_OPS = ("Conv", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "AveragePool", "GlobalAveragePool",
@@ -53,6 +55,7 @@ class Site:
     op: str  # the op producing the tensor
     params: QParams | None = None
     method: str = ""
+    bounds: tuple[float, float] | None = None  # SiLU input: beyond these the next quantizer sees no difference
 
 
 @dataclass
@@ -141,8 +144,47 @@ def plan_sites(graph: gs.Graph) -> tuple[list[Site], list[tuple[gs.Node, gs.Tens
             continue
         readers = [r for r in consumers(out) if id(r) in members]
         if readers:
-            sites.append(Site(out, readers, node.op))
+            sites.append(Site(out, readers, node.op, bounds=_silu_bounds(out)))
     return sites, redirects
+
+
+def _silu(c: float) -> float:
+    return c / (1.0 + math.exp(-c)) if c > -700 else 0.0
+
+
+def _solve(target: float, low: float, high: float, increasing: bool) -> float:
+    for _ in range(100):
+        mid = 0.5 * (low + high)
+        if (_silu(mid) < target) == increasing:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def _silu_bounds(tensor: gs.Tensor) -> tuple[float, float] | None:
+    """For a tensor read only by x * Sigmoid(x) whose product has a quantizer: the input interval outside which
+    that quantizer cannot tell values apart (its top level saturates; SiLU of very negative x rounds to 0).
+    Ranging the new pre-activation quantizer over this interval instead of the observed min/max spends its levels
+    where they matter (conv outputs reach -20 and below, where SiLU is within half a step of 0)."""
+    readers = consumers(tensor)
+    sigmoids = [r for r in readers if r.op == "Sigmoid"]
+    muls = [r for r in readers if r.op == "Mul"]
+    if len(readers) != 2 or len(sigmoids) != 1 or len(muls) != 1:
+        return None
+    if not {id(t) for t in muls[0].inputs} == {id(tensor), id(sigmoids[0].outputs[0])}:
+        return None
+    chain = _quantized_chain(muls[0].outputs[0])
+    if chain is None:
+        return None
+    params = qparams(producer(chain))
+    if params is None or params.per_channel:
+        return None
+    scale = float(params.scale)
+    _, high = (float(v) for v in params.float_range())
+    upper = _solve(high + scale / 2, 0.0, high + scale + 50.0, increasing=True)
+    lower = _solve(-scale / 4, -200.0, -1.2785, increasing=False) if scale / 4 < 0.278 else -1.2785
+    return lower, upper
 
 
 def _collect_ranges(model: onnx.ModelProto, sites: list[Site], batches: Iterable[np.ndarray], method: str,
@@ -165,7 +207,8 @@ def _collect_ranges(model: onnx.ModelProto, sites: list[Site], batches: Iterable
     session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     desc = QuantDesc(num_bits=8, symmetric=False, axis=None)
-    calibrators = {s.tensor.name: make_calibrator(method, desc, s.tensor.name) for s in needed}
+    calibrators = {s.tensor.name: make_calibrator("minmax" if s.bounds else method, desc, s.tensor.name)
+                   for s in needed}
     names = list(calibrators)
     count = 0
     static_batch = session.get_inputs()[0].shape[0]
@@ -182,10 +225,17 @@ def _collect_ranges(model: onnx.ModelProto, sites: list[Site], batches: Iterable
         raise QYoloError("no calibration images for the integer-op quantizers; give --calib-data")
     for site in needed:
         found = calibrators[site.tensor.name].compute_amax()
-        scale, zero = scale_and_zero_point(desc, found.amax, found.amin)
+        amax, amin = found.amax, found.amin
+        if site.bounds is not None:
+            amin = amin.clamp(min=site.bounds[0])
+            amax = amax.clamp(max=site.bounds[1])
+            method_used = "minmax within the SiLU bounds"
+        else:
+            method_used = method
+        scale, zero = scale_and_zero_point(desc, amax, amin)
         site.params = QParams(scale.numpy().astype(np.float32).reshape(()),
                               zero.numpy().astype(np.uint8).reshape(()), None)
-        site.method = method
+        site.method = method_used
     return count
 
 
