@@ -142,7 +142,7 @@ bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)
-	$(PY) -m eval.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
+	$(PY) -m tools.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
 		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and

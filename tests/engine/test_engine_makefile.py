@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval)\b")
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|tools\.table)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
@@ -99,3 +99,10 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
     os.utime(artifact, (now + 20, now + 20))  # a new calibration: export and engine follow
     lines = make_n("engine", *overrides)
     assert ["-m export" in lines[0], "-m engine build" in lines[1]] == [True, True]
+
+
+def test_table_runs_the_table1_sweep(weights):
+    (line,) = [l for l in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in l]
+    for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
+                 "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
+        assert part in line, (part, line)
