@@ -63,13 +63,24 @@ def calibration_batches(cfg: ExportConfig, meta: dict[str, Any], batch_size: int
         raise QYoloError("the cpu profile's integer ops need calibration images and the artifact does not say "
                          "which it used: give --calib-data <folder or COCO json>, or --no-integer-ops (exact "
                          "artifact Q/DQ only: fast on OpenVINO, slow on ONNX Runtime)")
-    paths = _image_paths(source, cfg.calib_images, cfg.calib_seed)
+    used = _images_the_calibration_used(meta) if cfg.calib_data is None else []
+    paths = used[:cfg.calib_images] if used else _image_paths(source, cfg.calib_images, cfg.calib_seed)
     if not paths:
         raise QYoloError(f"no calibration images found in {source}; give --calib-data <image folder>")
     if len(paths) < cfg.calib_images:
         get_logger().warning(f"{source} has {len(paths)} images, fewer than the {cfg.calib_images} asked; "
                              f"using them all")
     return _batches(paths, cfg.imgsz, batch_size)
+
+
+def _images_the_calibration_used(meta: dict[str, Any]) -> list[Path]:
+    """The image paths the artifact's sidecar lists under calibration.images, when they are still there."""
+    calibration = meta.get("calibration")
+    images = calibration.get("images") if isinstance(calibration, dict) else None
+    if not isinstance(images, list) or not images:
+        return []
+    paths = [Path(p) for p in images if isinstance(p, str)]
+    return paths if paths and all(p.is_file() for p in paths[:4]) else []
 
 
 def _image_paths(source: str, n: int, seed: int) -> list:
