@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=1, help="static batch (example batch with --dynamic-batch)")
     parser.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
-    parser.add_argument("--no-placement", dest="placement", action="store_false", default=None,
+    parser.add_argument("--placement", dest="placement", action="store_true", default=None,
+                        help="apply the TensorRT placement rules (default at 8-bit activations)")
+    parser.add_argument("--no-placement", dest="placement", action="store_false",
                         help="keep Q/DQ exactly at the artifact's quantizers (no shared Concat scales etc.)")
     parser.add_argument("--integer-ops", dest="integer_ops", action="store_true", default=None,
                         help="cpu profile: add calibrated Q/DQ so ONNX Runtime runs uint8 kernels (default)")

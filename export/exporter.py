@@ -109,6 +109,18 @@ def activations_to_uint8(graph: gs.Graph) -> int:
     return changed
 
 
+def _placement(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
+    if cfg.profile == "fp32":
+        return False
+    if cfg.placement is not None:
+        return bool(cfg.placement)
+    if (quant.get("a_bits") or 8) < 8:
+        get_logger().info(f"A{quant['a_bits']} (emulated): placement rules off, Q/DQ exactly at the artifact's "
+                          f"quantizers so the graph reproduces the fake-quant accuracy; --placement forces them")
+        return False
+    return True
+
+
 def _integer_ops(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     if cfg.profile != "cpu":
         return False
@@ -160,7 +172,8 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
         num_preds = _num_preds(model, cfg.imgsz)
     graph, cleanup_report = cleanup_graph(raw, keep_outputs=[OUTPUT_NAME])
     report: dict[str, Any] = {"cleanup": cleanup_report}
-    if cfg.profile != "fp32" and cfg.use_placement:
+    placement = _placement(cfg, quant)
+    if placement:
         report["placement"] = apply_placement(graph).to_dict()
     activation_dtype = None
     if cfg.profile == "cpu":
@@ -179,7 +192,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
-                              cfg.profile != "fp32" and cfg.use_placement,
+                              placement,
                               integer_ops, cfg.extra_metadata)
     set_metadata(proto, metadata)
     try:
