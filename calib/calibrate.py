@@ -1,0 +1,204 @@
+"""The calibration stage: checkpoint + calibration images -> calibrated artifact (`calib.calibrate(CalibConfig)`).
+
+    path = calib.calibrate(calib.CalibConfig(method="uh", scheme="asym", w_bits=8, a_bits=8))
+
+Steps: load the FP32 checkpoint fused (Conv+BN folded) -> `quantize_model` by rules -> one pass of calibration
+batches (letterboxed as YOLOv5 val) through the model in calibration mode -> ranges -> artifact + JSON sidecar.
+`calibrate_bit_widths` writes several bit widths from that one pass (the statistics do not depend on the width).
+"""
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from calib.artifact import file_sha256, save_artifact
+from calib.calibrators import CALIBRATORS
+from calib.collect import collect_and_compute
+from calib.config import QuantConfig
+from calib.data import CalibrationImages, calibration_image_paths
+from calib.recompute import recompute_ranges
+from calib.replace import quantize_model
+from common.errors import QYoloError
+from common.log import get_logger
+
+PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
+FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
+DEFAULT_OUT_DIR = Path("runs/calib")
+
+
+def artifact_name(method: str, scheme: str, w_bits: int, a_bits: int) -> str:
+    return f"{method}-{scheme}-w{w_bits}a{a_bits}.pt"
+
+
+def _fixture_weights() -> Path:
+    from yolo.fixture import FIXTURE_WEIGHTS
+
+    return Path(FIXTURE_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class CalibConfig:
+    """What `calibrate` does; validated on construction (ValueError naming the bad value).
+
+    weights: FP32 checkpoint (ultralytics .pt, q-yolo state dict, or a plain state_dict with `cfg`); the fixture.
+    data: calibration images, a folder (recursive) or a dataset (COCO JSON / folder, YOLO data yaml); None = the
+        synthetic calibration split of the fixture (generated on first use).
+    method, scheme, w_bits, a_bits, percentile: see calib.QuantConfig.
+    num_images: images drawn with `seed` from `data`; None = 256 for the synthetic split, else the paper's 1,500.
+    imgsz: letterbox size; None = 256 for the fixture weights, else 640.
+    skip: module-name globs kept in float; quantize_first_conv / quantize_head lift the paper's default skips.
+    out: artifact path; None = runs/calib/<method>-<scheme>-w<W>a<A>.pt. threads: torch CPU threads (None: torch's).
+    """
+
+    weights: str | Path | None = None
+    data: str | Path | None = None
+    method: str = "uh"
+    scheme: str = "asym"
+    w_bits: int = 8
+    a_bits: int = 8
+    num_images: int | None = None
+    batch_size: int = 16
+    imgsz: int | None = None
+    device: str = "cpu"
+    skip: tuple[str, ...] = ()
+    seed: int = 0
+    out: str | Path | None = None
+    threads: int | None = None
+    percentile: float = 99.99
+    quantize_first_conv: bool = False
+    quantize_head: bool = False
+    cfg: str | None = None
+    progress: bool = True
+    quant_config: QuantConfig = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATORS:
+            raise ValueError(f"unknown calibration method {self.method!r}; choose one of {sorted(CALIBRATORS)}")
+        if isinstance(self.skip, str):
+            raise ValueError(f"skip must be a list of globs, got the single string {self.skip!r}")
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("skip", tuple(self.skip))
+        set_("quant_config", QuantConfig(method=self.method, scheme=self.scheme, w_bits=self.w_bits,
+                                         a_bits=self.a_bits, percentile=self.percentile,
+                                         skip_first_conv=not self.quantize_first_conv,
+                                         float_head_classes=() if self.quantize_head else ("Detect",),
+                                         skip=self.skip))
+        weights = Path(self.weights) if self.weights is not None else _fixture_weights()
+        set_("weights", weights)
+        is_fixture = weights.resolve() == _fixture_weights().resolve()
+        if self.num_images is None:
+            set_("num_images", FIXTURE_NUM_IMAGES if self.data is None else PAPER_NUM_IMAGES)
+        if self.imgsz is None:
+            set_("imgsz", 256 if is_fixture else 640)
+        for name in ("num_images", "batch_size", "imgsz"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.imgsz % 32:
+            raise ValueError(f"imgsz must be a multiple of 32 (the model's largest stride), got {self.imgsz}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {self.device!r}; use cpu, cuda or cuda:<index>") from None
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device {self.device!r} is not supported; use cpu, cuda or cuda:<index>")
+        if self.out is None:
+            set_("out", DEFAULT_OUT_DIR / artifact_name(self.method, self.scheme, self.w_bits, self.a_bits))
+        set_("out", Path(self.out))
+        if self.data is not None:
+            set_("data", Path(self.data))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "quant_config"}
+        return {k: str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
+                for k, v in data.items()}
+
+
+def calibrate(config: CalibConfig) -> Path:
+    """Calibrate config.weights on config.data; write the artifact (config.out) and its sidecar; return the path."""
+    return calibrate_bit_widths(config, [(config.w_bits, config.a_bits)], out_paths=[config.out])[0]
+
+
+def calibrate_bit_widths(config: CalibConfig, bit_widths: Sequence[tuple[int, int]], out_dir: str | Path | None = None,
+                         out_paths: Sequence[str | Path] | None = None) -> list[Path]:
+    """One pass of the calibration images, one artifact per (w_bits, a_bits); returns their paths.
+
+    Artifacts go to `out_paths` (one per bit width) or `out_dir`/<method>-<scheme>-w<W>a<A>.pt (out_dir defaults
+    to config.out's folder). config.w_bits/a_bits are ignored here; the method, scheme and the rest apply to all.
+    """
+    bit_widths = [(int(w), int(a)) for w, a in bit_widths]
+    if not bit_widths:
+        raise ValueError("give at least one (w_bits, a_bits) pair")
+    quant_configs = [dataclasses.replace(config.quant_config, w_bits=w, a_bits=a) for w, a in bit_widths]
+    if out_paths is None:
+        folder = Path(out_dir) if out_dir is not None else Path(config.out).parent
+        out_paths = [folder / artifact_name(config.method, config.scheme, w, a) for w, a in bit_widths]
+    elif len(out_paths) != len(bit_widths):
+        raise ValueError(f"{len(out_paths)} output paths for {len(bit_widths)} bit widths")
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run(config, quant_configs, [Path(p) for p in out_paths])
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[Path]) -> list[Path]:
+    from yolo.checkpoint import load_model
+
+    log = get_logger()
+    started = time.perf_counter()
+    if torch.device(config.device).type == "cuda" and not torch.cuda.is_available():
+        raise QYoloError(f"device {config.device!r} asked but CUDA is not available here; use --device cpu")
+    source = config.data
+    if source is None:
+        from yolo.fixture import fixture_calib_images
+
+        source = fixture_calib_images(progress=config.progress)
+    paths = calibration_image_paths(source, config.num_images, config.seed)
+    model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
+    loaded = time.perf_counter()
+    quantize_model(model, quant_configs[0])
+    images = CalibrationImages(paths, config.imgsz, config.batch_size)
+    log.info(f"calibrating {config.weights} with {config.method}/{config.scheme} on {len(paths)} images of "
+             f"{source} at {config.imgsz} px, batch {config.batch_size}, {config.device}, "
+             f"{torch.get_num_threads()} thread(s)")
+    try:
+        collect_and_compute(model, images, progress=config.progress)
+    except QYoloError:
+        if not images.used:
+            raise QYoloError(f"none of the {len(paths)} calibration images of {source} could be decoded; "
+                             "check the image folder") from None
+        raise
+    collected = time.perf_counter()
+    shared = {"load_model_s": loaded - started, "images_s": images.load_seconds,
+              "collect_s": collected - loaded - images.load_seconds}
+    common_meta = {
+        "imgsz": config.imgsz, "data": str(source),
+        "calibration": {"data": str(source), "num_images_asked": config.num_images, "num_images": len(images.used),
+                        "images": [str(p) for p in images.used], "skipped_images": [str(p) for p in images.skipped],
+                        "seed": config.seed, "batch_size": config.batch_size, "device": config.device,
+                        "threads": torch.get_num_threads(), "config": config.to_dict()},
+        "source": {"weights": str(config.weights), "sha256": file_sha256(config.weights)},
+    }
+    written = []
+    for index, (quant_config, out) in enumerate(zip(quant_configs, out_paths)):
+        step = time.perf_counter()
+        if index:  # the first width's ranges came with the collection pass
+            recompute_ranges(model, quant_config)
+        computed = time.perf_counter()
+        timings = {**shared, "recompute_s": computed - step, "total_s": collected - started + computed - step}
+        save_artifact(out, model, quant_config, {**common_meta, "timings": timings})
+        log.info(f"wrote {out} (W{quant_config.w_bits}A{quant_config.a_bits}, {len(images.used)} images, "
+                 f"{timings['total_s']:.1f} s)")
+        written.append(out)
+    return written

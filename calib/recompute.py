@@ -1,0 +1,48 @@
+"""recompute_ranges: new bit widths for a calibrated model without running the calibration data again.
+
+What the calibrators collect does not depend on the bit width: the histograms (|x|, or UH's non-negative side and
+running minimum) and the running min/max are the same whether the grid has 16 or 256 levels; only the search in
+`compute_amax` reads `num_bits`. So one pass over the calibration images serves W8A8, W6A6 and W4A4 alike, and
+the ranges equal those of a separate calibration at each width (tests/calib/test_calibrate.py checks that).
+"""
+import dataclasses
+
+from torch import nn
+
+from calib.config import QuantConfig
+from calib.modes import quantizers
+from common.errors import QYoloError
+
+
+def recompute_ranges(model: nn.Module, config: QuantConfig) -> dict[str, dict]:
+    """Set every quantizer of the calibrated `model` to config.w_bits / config.a_bits and recompute its range
+    from the statistics its calibrator still holds. config.method and config.scheme must be those the model was
+    calibrated with (a different method or grid needs different statistics). Returns {name: describe()}."""
+    named = list(quantizers(model))
+    if not named:
+        raise QYoloError("the model has no quantizers; call calib.quantize_model and calibrate it first")
+    weight_owners = [m for m in model.modules() if hasattr(m, "calibrate_weight") and hasattr(m, "weight_quantizer")]
+    weight_ids = {id(m.weight_quantizer) for m in weight_owners}
+    activations = [(name, q) for name, q in named if id(q) not in weight_ids]
+    symmetric = config.scheme == "sym"
+    for name, quantizer in activations:
+        calibrator = quantizer.calibrator
+        if calibrator is None or calibrator.batches_seen == 0:
+            raise QYoloError(f"layer {name} holds no calibration statistics (a loaded artifact keeps only the "
+                             "ranges); run calibration on images to change its bit width")
+        if calibrator.method != config.method or quantizer.symmetric != symmetric:
+            raise ValueError(f"layer {name} was calibrated with {calibrator.method}/"
+                             f"{'sym' if quantizer.symmetric else 'asym'}; recompute_ranges changes bit widths "
+                             f"only, not to {config.method}/{config.scheme}")
+    for _, quantizer in activations:
+        desc = dataclasses.replace(quantizer.desc, num_bits=config.a_bits)
+        quantizer.desc = quantizer.calibrator.desc = desc
+        quantizer.compute_range()
+    for owner in weight_owners:
+        quantizer = owner.weight_quantizer
+        desc = dataclasses.replace(quantizer.desc, num_bits=config.w_bits)
+        quantizer.desc = desc
+        if quantizer.calibrator is not None:
+            quantizer.calibrator.desc = desc
+        owner.calibrate_weight()
+    return {name: quantizer.describe() for name, quantizer in named}

@@ -1,0 +1,80 @@
+"""tools.table (the Table 1 sweep): layout, records, the Done checks, bad arguments; a tiny real run end to end."""
+import json
+
+import pytest
+
+from common.cli import run_cli
+from common.errors import QYoloError
+from tools import table
+from yolo.synthetic import SyntheticConfig, generate_split
+
+
+def test_parse_bits():
+    assert table.parse_bits("8-8") == (8, 8) and table.parse_bits("w4a8") == (4, 8) and table.parse_bits("6") == (6, 6)
+    for bad in ("9-9", "1-4", "x", "8-8-8", ""):
+        with pytest.raises(QYoloError, match="bit widths"):
+            table.parse_bits(bad)
+
+
+def rec(row, w, a, ap):
+    method, scheme = table.METHODS[row] if row != "fp32" else ("fp32", "float")
+    return {"row": row, "method": method, "scheme": scheme, "w_bits": w, "a_bits": a,
+            **{k: ap for k in table.METRIC_KEYS}}
+
+
+def test_done_checks_pass_and_fail_on_known_numbers():
+    records = [rec("fp32", 32, 32, 0.786), rec("uh-asym", 8, 8, 0.780), rec("uh-asym", 4, 4, 0.50),
+               rec("percentile", 4, 4, 0.01), rec("minmax", 4, 4, 0.55), rec("uh-sym", 4, 4, 0.08)]
+    checks = {c["claim"]: c["passed"] for c in table.done_checks(records)}
+    assert checks == {"W8A8 uh-asym loses at most 0.5 AP against FP32": False,  # 0.6 AP
+                      "W4A4 uh-asym beats percentile and minmax": False,  # minmax 55.0 > 50.0
+                      "W4A4 uh-asym beats uh-sym": True}
+    assert table.done_checks([rec("fp32", 32, 32, 0.5)]) == []  # rows missing: no claims
+
+
+def test_rows_in_paper_order():
+    records = [rec("uh-asym", 4, 4, 0.1), rec("minmax", 4, 4, 0.1), rec("uh-asym", 8, 8, 0.1),
+               rec("fp32", 32, 32, 0.1), rec("minmax", 8, 8, 0.1)]
+    got = [(r["row"], r["w_bits"]) for r in table.ordered(records, ["minmax", "uh-asym"], [(8, 8), (4, 4)])]
+    assert got == [("fp32", 32), ("minmax", 8), ("uh-asym", 8), ("minmax", 4), ("uh-asym", 4)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--methods", "kl"], "unknown table method"),
+    (["--bits", "9-9"], "bit widths '9-9'"),
+    (["--num-images", "0"], "num_images"),
+    (["--imgsz", "100"], "multiple of 32"),
+    (["--max-images", "0"], "max_images"),
+])
+def test_bad_arguments_are_one_line(argv, message, capsys):
+    assert run_cli(table.main, argv + ["--out", "/nonexistent/never-written"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+
+
+def test_tiny_sweep_end_to_end(tmp_path, capsys):
+    """Real calibration + evaluation on 6 validation and 4 calibration images at 64 px (a few seconds)."""
+    _, val = generate_split(tmp_path / "data", "val", SyntheticConfig(n_images=6, seed=11), progress=False)
+    calib_images, _ = generate_split(tmp_path / "data", "calib", SyntheticConfig(n_images=4, seed=12), progress=False)
+    out = tmp_path / "table"
+    records = table.run_table(table.TableConfig(data=val, calib_data=calib_images, num_images=4, imgsz=64, batch=4,
+                                                methods=["minmax", "uh-asym"], bits=[(8, 8), (4, 4)], out=out,
+                                                progress=False))
+    assert [(r["row"], r["w_bits"], r["a_bits"]) for r in records] == [
+        ("fp32", 32, 32), ("minmax", 8, 8), ("uh-asym", 8, 8), ("minmax", 4, 4), ("uh-asym", 4, 4)]
+    saved = json.loads((out / "table.json").read_text())
+    assert saved == json.loads(json.dumps(records))
+    for record in saved:
+        assert {"method", "scheme", "w_bits", "a_bits", *table.METRIC_KEYS} <= set(record)
+        assert all(-1.0 <= record[k] <= 1.0 for k in table.METRIC_KEYS)
+    assert saved[1]["scheme"] == "sym" and saved[2]["scheme"] == "asym" and saved[2]["method"] == "uh"
+    assert sorted(p.name for p in (out / "artifacts").iterdir()) == sorted(
+        ["minmax-sym-w8a8.pt", "minmax-sym-w4a4.pt", "uh-asym-w8a8.pt", "uh-asym-w4a4.pt"] +
+        [f"{n}.json" for n in ["minmax-sym-w8a8.pt", "minmax-sym-w4a4.pt", "uh-asym-w8a8.pt", "uh-asym-w4a4.pt"]])
+    markdown = (out / "table.md").read_text()
+    assert "| bits | method | grid | AP |" in markdown and "| 4-4 | uh-asym | asym |" in markdown
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["num_val_images"] == 6 and run["settings"]["num_images"] == 4
+    assert {c["claim"] for c in run["checks"]} >= {"W4A4 uh-asym beats minmax"}
+    printed = capsys.readouterr().out
+    assert "FP32" in printed and "uh-asym" in printed
