@@ -2,8 +2,10 @@
 FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
-kernels) and minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
-need and ONNX Runtime runs slowly). Built once, reused while they exist (rebuild=True to redo).
+kernels), minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
+need and ONNX Runtime runs slowly) and minmax_sym_w8a8_trt.onnx (int8 symmetric activations, the TensorRT
+profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8). Built once, reused while they exist
+(rebuild=True to redo).
 """
 import copy
 from pathlib import Path
@@ -13,7 +15,7 @@ import torch
 
 from common.log import get_logger
 
-VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact")
+VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact", "minmax_sym_w8a8_trt")
 
 
 def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -61,4 +63,7 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
                  batches)
     export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
+    symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym"))
+    collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
+    export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
     return paths
