@@ -4,6 +4,9 @@
    prints the COCO AP table and writes runs/demo/metrics.json (AP, AP50, AP75, APs, APm, APl + what was evaluated).
 2. Calibration: Q-YOLO's Unilateral Histogram (uh, asymmetric, W8A8) on the 256 synthetic calibration images
    -> runs/demo/uh-asym-w8a8.pt (+ .json sidecar); its fake-quant evaluation beside FP32.
+3. Deployment on the CPU: the FP32 model and the calibrated one exported to ONNX (`fp32` and `cpu` profiles: uint8
+   activations on the UH grid, int8 per-channel weights), evaluated on ONNX Runtime in INT8, and both timed side
+   by side at batch 1 (runs/demo/latency.json + .png).
 Every step writes its files under --out; runs/demo/table.json / table.md hold the rows so far.
 """
 import argparse
@@ -70,6 +73,21 @@ def step_calibrate_uh(demo: Demo) -> Path:
     return artifact
 
 
+def step_onnxruntime_int8(demo: Demo, artifact: Path) -> None:
+    from eval.bench import run_benchmark
+    from export import ExportConfig, export_onnx
+
+    fp32_onnx = export_onnx(ExportConfig(out=demo.out / "fixture_fp32.onnx", profile="fp32", weights=demo.weights,
+                                         imgsz=demo.imgsz))
+    int8_onnx = export_onnx(ExportConfig(out=demo.out / "uh-asym-w8a8_cpu.onnx", profile="cpu", artifact=artifact,
+                                         imgsz=demo.imgsz))
+    demo.evaluate(int8_onnx, demo.out / "ort_uh_asym_w8a8.json", "uh W8A8 (ONNX Runtime INT8)", backend="ort")
+    demo.print_table("The same calibration exported as QDQ ONNX (cpu profile) and run by ONNX Runtime in INT8")
+    print(f"ONNX Runtime latency, FP32 vs INT8, batch 1 at {demo.imgsz} px, 2 threads (30 interleaved runs):")
+    run_benchmark(models=[fp32_onnx, int8_onnx], backends=["ort"], threads=2, warmup=5, runs=30, rounds=3,
+                  out=demo.out / "latency.json", progress=demo.progress)  # prints its table
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,7 +101,8 @@ def main(argv=None) -> int:
         raise QYoloError(f"--max-images must be >= 1, got {args.max_images}")
     demo = Demo(args.out, args.threads or None, args.max_images, not args.no_progress)
     step_fp32(demo)
-    step_calibrate_uh(demo)
+    artifact = step_calibrate_uh(demo)
+    step_onnxruntime_int8(demo, artifact)
     seconds = time.perf_counter() - demo.started
     get_logger().info(f"demo done in {seconds:.0f} s; results in {args.out}/ (metrics.json, table.json, table.md)")
     return 0
