@@ -1,8 +1,8 @@
-"""Evaluation: backends (torch, onnxruntime, openvino, tensorrt) behind one interface, COCO mAP, latency, reports."""
+"""Evaluation: backends (torch, onnxruntime, openvino, tensorrt) behind one interface, COCO mAP, latency, reports.
 
+The stage's public function is `eval.evaluate(EvalConfig)`. Imported eagerly: the function shares its name with
+the `eval.evaluate` module, and importing it here binds the package attribute to the function for good.
+"""
+from eval.evaluate import EvalConfig, evaluate
 
-def evaluate(config):
-    """Run a backend over a dataset and score it with pycocotools; see eval.evaluate.EvalConfig."""
-    from eval.evaluate import evaluate as _evaluate
-
-    return _evaluate(config)
+__all__ = ["EvalConfig", "evaluate"]
