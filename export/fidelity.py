@@ -16,6 +16,7 @@ import onnx
 import torch
 from torch import nn
 
+from common.errors import QYoloError
 from export.qdq import Q_OP
 
 _NAME = re.compile(r"^/(?P<module>.+)/(?P<quantizer>[A-Za-z_]*quantizer)(?:_(?P<call>\d+))?/QuantizeLinear$")
@@ -80,7 +81,13 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [t for _, t, _, _ in targets]
-    codes = dict(zip(names, session.run(names, {session.get_inputs()[0].name: x})))
+    graph_input = session.get_inputs()[0]
+    static_batch = graph_input.shape[0] if isinstance(graph_input.shape[0], int) else None
+    chunk = static_batch or len(x)
+    if len(x) % chunk:
+        raise QYoloError(f"{onnx_path} has a static batch of {static_batch}; use --images as a multiple of it")
+    runs = [session.run(names, {graph_input.name: x[i:i + chunk]}) for i in range(0, len(x), chunk)]
+    codes = {name: np.concatenate([r[k] for r in runs]) for k, name in enumerate(names)}
     reference = _torch_values(model, x)
     total = exact = within_one = 0
     worst = 0.0
