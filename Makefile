@@ -72,7 +72,7 @@ stem_scheme = $(call _stem_word,$(1),2)
 stem_wbits = $(patsubst w%,%,$(firstword $(subst a, ,$(call _stem_word,$(1),3))))
 stem_abits = $(word 2,$(subst a, ,$(call _stem_word,$(1),3)))
 
-.PHONY: calibrate export engine bench table docker-build docker-shell
+.PHONY: calibrate export engine bench bench-cpu-speed table docker-build docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
 .SECONDARY:
 
@@ -139,6 +139,11 @@ $(BENCH_DIR)/latency_tensorrt.json: $(TRT_ENGINES) | $(STAMP)
 
 bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
+
+# CPU speed figure of the export issue: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1,
+# 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
+bench-cpu-speed: | $(STAMP)
+	$(PY) -m eval.bench --runs 60 --rounds 6 --out runs/bench/latency.json
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)
