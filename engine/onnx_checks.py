@@ -12,6 +12,7 @@ import onnx
 from onnx import numpy_helper
 
 from common.errors import QYoloError
+from common.onnx_file import load_onnx
 from common.log import get_logger
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -51,12 +52,7 @@ def _dims(value_info) -> list:
 
 def summarize_onnx(path: str | Path) -> OnnxSummary:
     path = Path(path)
-    if not path.is_file():
-        raise QYoloError(f"ONNX file {path} does not exist; export it first (`make export` or `python -m export`)")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors have many types
-        raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+    model = load_onnx(path)
     graph = model.graph
     initializer_names = {init.name for init in graph.initializer}
     inputs = [vi for vi in graph.input if vi.name not in initializer_names]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import QYoloError
+from common.onnx_file import load_onnx
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 
@@ -23,14 +24,7 @@ def _cpu_only(device, backend: str) -> None:
 
 def model_info(path: Path) -> dict:
     """Input name/shape, output name, precision label and declared size of an ONNX file (metadata when present)."""
-    import onnx
-
-    if not path.is_file():
-        raise QYoloError(f"ONNX model {path} does not exist; export it first (python -m export)")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors have many types
-        raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+    model = load_onnx(path, "export it first (python -m export)")
     meta = {p.key: p.value for p in model.metadata_props}
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
