@@ -101,30 +101,26 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return onnx.shape_inference.infer_shapes(model)
 
 
+def _rename_tensor(graph, old: str, new: str) -> None:
+    """Point every node input and output named `old` at `new` (a graph input is never a node output)."""
+    for node in graph.node:
+        for names in (node.input, node.output):
+            for k, name in enumerate(names):
+                if name == old:
+                    names[k] = new
+
+
 def _wrap_io_in_casts(graph) -> None:
     """Keep float32 at the graph boundary: input -> Cast(fp16) -> graph ... -> Cast(fp32) -> output."""
     head, tail = [], []
     for vi in graph.input:
-        if vi.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        half_name = f"{vi.name}_fp16"
-        for node in graph.node:
-            for k, name in enumerate(node.input):
-                if name == vi.name:
-                    node.input[k] = half_name
-        head.append(_cast(vi.name, half_name, TensorProto.FLOAT16))
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            _rename_tensor(graph, vi.name, f"{vi.name}_fp16")
+            head.append(_cast(vi.name, f"{vi.name}_fp16", TensorProto.FLOAT16))
     for vo in graph.output:
-        if vo.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        half_name = f"{vo.name}_fp16"
-        for node in graph.node:
-            for k, name in enumerate(node.output):
-                if name == vo.name:
-                    node.output[k] = half_name
-            for k, name in enumerate(node.input):
-                if name == vo.name:
-                    node.input[k] = half_name
-        tail.append(_cast(half_name, vo.name, TensorProto.FLOAT))
+        if vo.type.tensor_type.elem_type == TensorProto.FLOAT:
+            _rename_tensor(graph, vo.name, f"{vo.name}_fp16")
+            tail.append(_cast(f"{vo.name}_fp16", vo.name, TensorProto.FLOAT))
     nodes = head + list(graph.node) + tail
     del graph.node[:]
     graph.node.extend(nodes)
