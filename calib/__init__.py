@@ -19,7 +19,7 @@ from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
 from calib.tensor_quantizer import Mode, TensorQuantizer
 from calib.artifact import load_calibrated, save_artifact  # noqa: I001 (the stage API, built on the above)
-from calib.calibrate import CalibConfig, calibrate, calibrate_bit_widths  # binds `calib.calibrate` to the function
+from calib.stage import CalibConfig, calibrate, calibrate_bit_widths
 
 __all__ = ["AMAX_FLOOR", "CalibratedRange", "Calibrator", "Mode", "QuantConfig", "QuantConv2d", "QuantDesc",
            "QuantMaxPool2d", "TensorQuantizer", "collect_and_compute", "disable_quantization", "enable_calibration",

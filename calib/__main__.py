@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from calib.artifact import sidecar_path
-from calib.calibrate import CalibConfig, calibrate
+from calib.stage import CalibConfig, calibrate
 from common.cli import run_cli
 from common.errors import QYoloError
 

@@ -35,7 +35,7 @@ class Demo:
         self.started = time.perf_counter()
 
     def evaluate(self, model: Path, out: Path, label: str, backend: str = "torch") -> dict:
-        from eval.evaluate import EvalConfig, evaluate  # (`from eval import evaluate` can yield the module)
+        from eval import EvalConfig, evaluate
 
         options = {"threads": self.threads} if self.threads else {}
         metrics = evaluate(EvalConfig(model=model, data=self.val_data, backend=backend, imgsz=self.imgsz, batch=16,

@@ -169,7 +169,7 @@ def _markdown(records: list[dict], checks: list[dict], settings: dict) -> str:
 def run_table(cfg: TableConfig) -> list[dict]:
     """Evaluate FP32 and every (method, bits) row; write table.json / table.md / run.json; return the records."""
     from calib import CalibConfig, calibrate_bit_widths
-    from eval.evaluate import EvalConfig, evaluate  # (`from eval import evaluate` can yield the module)
+    from eval import EvalConfig, evaluate
     from eval.report import format_table
 
     log = get_logger()

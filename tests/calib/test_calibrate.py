@@ -13,7 +13,7 @@ from torch import nn
 from calib import (CalibConfig, QuantConfig, calibrate, calibrate_bit_widths, collect_and_compute, load_calibrated,
                    quantize_model, recompute_ranges)
 from calib.artifact import read_artifact, sidecar_path
-from calib.calibrate import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
+from calib.stage import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
 from common.errors import QYoloError
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split

@@ -12,7 +12,7 @@ from common.cli import run_cli
 from common.errors import QYoloError
 from eval.__main__ import main as eval_main
 from eval.backends.base import BACKENDS, create_backend, register_backend
-from eval.evaluate import EvalConfig, evaluate
+from eval.stage import EvalConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
