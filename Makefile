@@ -143,7 +143,7 @@ bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 # CPU speed figure of the export issue: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1,
 # 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
 bench-cpu-speed: | $(STAMP)
-	$(PY) -m eval.bench --runs 60 --rounds 6 --out runs/bench/latency.json
+	$(PY) -m tools.cpu_speed --runs 60 --rounds 6 --out runs/bench/latency.json
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)

@@ -7,7 +7,7 @@ Defaults run on the embedded fixture model and its synthetic calibration images,
 import argparse
 import sys
 
-from calib.artifact import sidecar_path
+from common.provenance import sidecar_path
 from calib.stage import CalibConfig, calibrate
 from common.cli import run_cli
 from common.errors import QYoloError

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from calib.artifact import file_sha256, save_artifact
+from calib.artifact import save_artifact
 from calib.calibrators import CALIBRATORS
 from calib.collect import collect_and_compute
 from calib.config import QuantConfig
@@ -23,6 +23,7 @@ from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import file_sha256
 
 PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
 FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images

@@ -19,20 +19,16 @@ from torch import nn
 from common.atomic import write_bytes_atomic, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import sidecar_path, versions
 from export.cleanup import cleanup_graph, finalize, op_counts
 from export.config import ExportConfig
 from export.integer_ops import complete_integer_ops
-from export.metadata import build_metadata, set_metadata, versions
+from export.metadata import build_metadata, set_metadata
 from export.placement import apply_placement, find_quantizers
 from export.qdq import QDQMaker
 from export.torch_export import OUTPUT_NAME, export_torch
 
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
-
-
-def sidecar_path(onnx_path: str | Path) -> Path:
-    onnx_path = Path(onnx_path)
-    return onnx_path.with_name(onnx_path.name + ".json")
 
 
 def _check_writable(out: Path) -> None:
@@ -204,7 +200,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     counts = op_counts(gs.import_onnx(proto))
     sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
                "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
-               "passes": report, "seconds": round(seconds, 2), "versions": versions()}
+               "passes": report, "seconds": round(seconds, 2), "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
     write_json_atomic(sidecar_path(out), sidecar)
     log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "

@@ -12,7 +12,6 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
   qyolo.placement (on | off), qyolo.integer_ops (on | off)
 """
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +94,3 @@ def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
 def read_metadata(path: str | Path) -> dict[str, str]:
     model = onnx.load(str(path), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
-
-
-def versions() -> dict[str, str]:
-    import onnx_graphsurgeon
-    import torch
-
-    found = {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__,
-             "onnx_graphsurgeon": onnx_graphsurgeon.__version__}
-    try:
-        import onnxruntime
-
-        found["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        pass
-    return found

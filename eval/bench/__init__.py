@@ -1,12 +1,12 @@
 """CPU latency benchmark (`python -m eval.bench`): ONNX Runtime and OpenVINO, FP32 beside INT8, batch 1.
 
     from eval.bench import run_benchmark
-    records = run_benchmark(models=None, backends=("ort", "openvino"), sizes=(640, 256), threads=2)
+    records, meta = run_benchmark(["fp32.onnx", "uh_asym_w8a8_cpu.onnx"], backends=("ort", "openvino"), threads=2)
 
-Without `models` it builds the default models (eval.bench.models: YOLOv5s, random weights, FP32 and INT8 `cpu`
-profile) for each size. Every (model, backend) pair is one configuration: each is warmed up, then the timed runs
-are interleaved over rounds across all configurations. Writes `out` (JSON: meta + one record per backend x model
-x input size with median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it.
+Every (model, backend) pair is one configuration: each is warmed up, then the timed runs are interleaved over
+rounds across all configurations (common.latency). Writes `out` (JSON: meta + one record per backend x model with
+median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it. The default YOLOv5s
+models come from `python -m tools.cpu_speed`, which builds them and calls this.
 """
 import time
 from pathlib import Path
@@ -15,9 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from common.errors import QYoloError
+from common.latency import Config, cpu_name, interleaved, latency_stats, machine_load
 from common.log import get_logger
+from common.provenance import versions
 from eval.bench.report import add_speedups, plot, table, write_json
-from eval.bench.timing import Config, cpu_name, interleaved, latency_stats, machine_load
 
 BACKENDS = ("ort", "openvino")
 
@@ -33,24 +34,21 @@ def make_backend(kind: str, path: Path, threads: int):
                      f"(TensorRT engines: python -m engine bench)")
 
 
-def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence[str] = BACKENDS,
-                  sizes: Sequence[int] = (640, 256), threads: int = 2, warmup: int = 10, runs: int = 50,
-                  rounds: int = 5, arch: str = "yolov5s", model_root: str | Path = "runs/bench/models",
+def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backends: Sequence[str] = BACKENDS,
+                  threads: int = 2, warmup: int = 10, runs: int = 50, rounds: int = 5, arch: str | None = None,
                   out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
-                  rebuild: bool = False, progress: bool = True) -> tuple[list[dict], dict]:
+                  progress: bool = True) -> tuple[list[dict], dict]:
+    """Time `models` (ONNX paths, or (path, input size) pairs for graphs with a dynamic input size)."""
     log = get_logger()
+    if not models:
+        raise QYoloError("no models to time; give ONNX files (python -m eval.bench --models ...) or run "
+                         "`python -m tools.cpu_speed` for the default YOLOv5s models")
     if runs < 1 or warmup < 0 or threads < 1:
         raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
     for kind in backends:
         if kind not in BACKENDS:
             raise QYoloError(f"unknown backend {kind!r}; eval.bench times {', '.join(BACKENDS)}")
-    plan: list[tuple[Path, int | None]] = []
-    if models:
-        plan = [(Path(m), None) for m in models]
-    else:
-        from eval.bench.models import build_models
-        for size in sizes:
-            plan += [(p, size) for p in build_models(arch, size, model_root, rebuild=rebuild)]
+    plan = [(Path(m[0]), m[1]) if isinstance(m, tuple) else (Path(m), None) for m in models]
     configs = []
     for path, size in plan:
         for kind in backends:
@@ -58,8 +56,6 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
             hw = backend.hw if backend.hw[0] is not None else (size, size)
             if hw[0] is None:
                 raise QYoloError(f"{path} has a dynamic input size; export it with a fixed --imgsz")
-            if models and sizes and hw[0] not in sizes:
-                log.info(f"{path} is {hw[0]}x{hw[1]}; timing it at that size")
             meta = backend.metadata
             batch = np.random.default_rng(0).random((1, 3, *hw), dtype=np.float32)
             label = {"backend": kind, "model": str(path), "variant": path.stem, "precision": backend.precision,
@@ -67,11 +63,11 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
                      "imgsz": int(hw[0]), "input_shape": [1, 3, *hw], "batch": 1, "threads": threads}
             configs.append(Config(label, backend, batch))
     meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds,
-            "arch": arch if not models else None, "load_before": machine_load(), "started": time.ctime(),
-            "versions": _versions()}
+            "arch": arch, "load_before": machine_load(), "started": time.ctime(),
+            "versions": versions("onnxruntime", "openvino")}
     interleaved(configs, warmup, runs, rounds, progress)
     meta["load_after"] = machine_load()
-    records = [{**c.label, **latency_stats(c.times, 1), "warmup": warmup} for c in configs]
+    records = [{**c.label, **latency_stats(c.times_ms, 1), "warmup": warmup} for c in configs]
     add_speedups(records)
     print(table(records))
     busy = meta["load_before"].get("others_busy_fraction")
@@ -86,12 +82,3 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
         log.info(f"wrote {out} and {png}")
     return records, meta
 
-
-def _versions() -> dict:
-    found = {}
-    for module in ("onnxruntime", "openvino"):
-        try:
-            found[module] = __import__(module).__version__
-        except ImportError:
-            pass
-    return found

@@ -54,11 +54,11 @@ def pipeline(tmp_path_factory):
             "fp16": dirs["ENGINE_DIR"] / "fp16.engine", "onnx": dirs["EXPORT_DIR"] / "uh_sym_w8a8_trt.onnx"}
 
 
-def test_int8_engine_has_int8_layers(pipeline):
+def test_int8_engine_runs_its_convolutions_in_int8(pipeline):
     sidecar = json.loads(Path(str(pipeline["int8"]) + ".json").read_text())
     layers = sidecar["layers"]
     assert sidecar["precision"] == "int8" and layers["detail_available"]
-    assert layers["int8_layers"] > 0 and layers["int8_convolutions"] >= layers["convolutions"] // 2, layers
+    assert layers["int8_convolution_ratio"] >= 0.5, layers
     assert sidecar["source_onnx_sha256"] and sidecar["profile"]["max"][0] == 8
 
 
@@ -71,7 +71,8 @@ def test_int8_engine_map_matches_onnxruntime(pipeline):
 
 def test_fp16_engine_has_no_int8(pipeline):
     sidecar = json.loads(Path(str(pipeline["fp16"]) + ".json").read_text())
-    assert sidecar["precision"] == "fp16" and sidecar["layers"]["int8_layers"] == 0
+    layers = sidecar["layers"]
+    assert sidecar["precision"] == "fp16" and layers["int8_convolutions"] == 0 and "INT8" not in layers["by_precision"]
 
 
 def test_runner_agrees_with_onnxruntime_on_raw_outputs(pipeline):

@@ -3,7 +3,7 @@
 Builds one layer's non-negative histogram (2048+ bins, grown over several batches) from SiLU of a heavy-tailed
 sample, times the searches on it (median of several runs, ms; the nested pure-Python loop once), checks that
 all pick the same bin and writes runs/bench/uh_search.json atomically.
-Run: `python bench/uh_search.py [--values 1000000] [--bits 8 4] [--threads 1]`.
+Run: `python -m tools.uh_search [--values 1000000] [--bits 8 4] [--threads 1]`.
 """
 import argparse
 import json
@@ -13,15 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-# Run as a script from anywhere: the repository root holds the `calib` and `common` packages.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search  # noqa: E402
-from calib.quant_desc import QuantDesc  # noqa: E402
-from common.atomic import write_json_atomic  # noqa: E402
-from common.cli import run_cli  # noqa: E402
+from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search
+from calib.quant_desc import QuantDesc
+from common.atomic import write_json_atomic
+from common.cli import run_cli
+from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/uh_search.json")
 
@@ -129,7 +127,7 @@ def main(argv=None) -> int:
         print(f"{row['bits']:>4} {row['candidates']:>10} {row['vectorized_ms']:>14.2f} {row['loop_ms']:>9.1f} "
               f"{row['speedup']:>8.1f}x {pure} {str(row['same_bin']):>9} {row['amax']:>8.4f}")
     report = {"benchmark": "uh_search", "values": args.values, "batches": args.batches, "threads": args.threads,
-              "torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
+              "torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_name(),
               "target_ms": 50.0, "rows": rows}
     write_json_atomic(args.output, report)
     print(f"wrote {args.output}")

@@ -1,4 +1,4 @@
-"""The default benchmark models: a YOLOv5 architecture (random weights: latency does not depend on the values) as
+"""The default CPU benchmark models (`python -m tools.cpu_speed`): a YOLOv5 architecture (random weights: latency does not depend on the values) as
 FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
