@@ -28,9 +28,9 @@ from calib.modes import enable_quantization, quantizers
 from common.atomic import atomic_path, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from common.provenance import sidecar_path, versions
+from common.provenance import ARTIFACT_FORMAT, sidecar_path, versions
 
-FORMAT = "q-yolo-calibrated"
+FORMAT = ARTIFACT_FORMAT
 FORMAT_VERSION = 1
 
 

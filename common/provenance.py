@@ -1,9 +1,12 @@
-"""What made a file, recorded beside it: the JSON sidecar's path, the content hash of an input, the versions of
-the software involved. Every stage's sidecar uses these."""
+"""What a file is and what made it: the calibrated artifact's format name (the stages that meet such a file
+recognise it by this), the JSON sidecar's path, the content hash of an input, the versions of the software
+involved. Every stage's sidecar uses these."""
 import hashlib
 import importlib
 import platform
 from pathlib import Path
+
+ARTIFACT_FORMAT = "q-yolo-calibrated"  # the "format" key of calib's artifact files
 
 
 def sidecar_path(path: str | Path) -> Path:

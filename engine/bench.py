@@ -12,16 +12,17 @@ from common.log import get_logger
 from engine.errors import major_version
 from engine.runner import TrtRunner
 from engine.trtexec import run_trtexec
+from export.metadata import quantization
 
 
 def engine_label(sidecar: dict | None, engine_path: Path) -> dict:
-    """What an engine is, for tables: its sidecar's precision and layer counts, and the export metadata's
-    settings (variant, method, scheme, bits) of the ONNX it was built from."""
+    """What an engine is, for tables: its sidecar's precision and layer counts, and the calibration settings
+    (method, scheme, bits) the export metadata of the ONNX it was built from records."""
     sidecar = sidecar or {}
     meta = sidecar.get("onnx_metadata", {})
     layers = sidecar.get("layers") or {}
     return {"precision": sidecar.get("precision", "unknown"), "engine": str(engine_path),
-            "variant": meta.get("qyolo.variant", engine_path.stem), "onnx_metadata": meta,
+            "variant": meta.get("qyolo.variant", engine_path.stem), "quantization": quantization(meta),
             "tensorrt_version": sidecar.get("tensorrt_version"),
             "int8_convolutions": layers.get("int8_convolutions"), "convolutions": layers.get("convolutions")}
 

@@ -2,7 +2,7 @@
 and a TensorRT lint.
 
     from export import ExportConfig, export_onnx
-    export_onnx(ExportConfig(artifact="runs/calib/uh_sym_w8a8.pt", profile="trt", imgsz=640, out="m_trt.onnx"))
+    export_onnx(ExportConfig(artifact="runs/calib/uh-sym-w8a8.pt", profile="trt", imgsz=640, out="m_trt.onnx"))
 """
 from export.config import PROFILES, ExportConfig
 from common.provenance import sidecar_path

@@ -94,3 +94,15 @@ def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
 def read_metadata(path: str | Path) -> dict[str, str]:
     model = onnx.load(str(path), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
+
+
+QUANT_KEYS = ("method", "scheme", "w_bits", "a_bits")
+
+
+def quantization(meta: dict[str, str]) -> dict[str, Any]:
+    """The calibration settings an exported graph records (method, scheme, w_bits, a_bits); {} for a float graph
+    or one exported elsewhere. Readers use this instead of parsing file names."""
+    if "qyolo.w_bits" not in meta:
+        return {}
+    found = {key: meta.get(f"qyolo.{key}") for key in QUANT_KEYS}
+    return {**found, "w_bits": int(found["w_bits"]), "a_bits": int(found["a_bits"])}

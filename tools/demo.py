@@ -68,7 +68,7 @@ def step_calibrate_uh(demo: Demo) -> Path:
     artifact = calibrate(CalibConfig(weights=demo.weights, data=demo.calib_data, method="uh", scheme="asym",
                                      w_bits=8, a_bits=8, num_images=256, imgsz=demo.imgsz, threads=demo.threads,
                                      out=demo.out / "uh-asym-w8a8.pt", progress=demo.progress))
-    demo.evaluate(artifact, demo.out / "fakequant_uh_asym_w8a8.json", "uh W8A8 (fake quant)")
+    demo.evaluate(artifact, demo.out / "fakequant-uh-asym-w8a8.json", "uh W8A8 (fake quant)")
     demo.print_table("Q-YOLO UH calibration (asymmetric, W8A8, 256 calibration images) beside FP32")
     return artifact
 
@@ -79,9 +79,9 @@ def step_onnxruntime_int8(demo: Demo, artifact: Path) -> None:
 
     fp32_onnx = export_onnx(ExportConfig(out=demo.out / "fixture_fp32.onnx", profile="fp32", weights=demo.weights,
                                          imgsz=demo.imgsz))
-    int8_onnx = export_onnx(ExportConfig(out=demo.out / "uh-asym-w8a8_cpu.onnx", profile="cpu", artifact=artifact,
+    int8_onnx = export_onnx(ExportConfig(out=demo.out / "uh-asym-w8a8-cpu.onnx", profile="cpu", artifact=artifact,
                                          imgsz=demo.imgsz))
-    demo.evaluate(int8_onnx, demo.out / "ort_uh_asym_w8a8.json", "uh W8A8 (ONNX Runtime INT8)", backend="ort")
+    demo.evaluate(int8_onnx, demo.out / "ort-uh-asym-w8a8.json", "uh W8A8 (ONNX Runtime INT8)", backend="ort")
     demo.print_table("The same calibration exported as QDQ ONNX (cpu profile) and run by ONNX Runtime in INT8")
     print(f"ONNX Runtime latency, FP32 vs INT8, batch 1 at {demo.imgsz} px, 2 threads (30 interleaved runs):")
     run_benchmark(models=[fp32_onnx, int8_onnx], backends=["ort"], threads=2, warmup=5, runs=30, rounds=3,

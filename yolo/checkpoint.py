@@ -18,6 +18,7 @@ import yaml as yaml_lib
 from torch import nn
 
 from common.errors import QYoloError
+from common.provenance import ARTIFACT_FORMAT
 from yolo.configs import SCALES, yolov5_cfg
 from yolo.fuse import fuse_model
 from yolo.model import DetectionModel
@@ -69,6 +70,15 @@ def read_checkpoint(path: str | Path) -> Any:
                          "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)") from None
 
 
+def is_artifact(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == ARTIFACT_FORMAT
+
+
+def is_calibrated_artifact(path: str | Path) -> bool:
+    """True when `path` is a calibrated artifact (calib's file) rather than an FP32 checkpoint."""
+    return is_artifact(read_checkpoint(path))
+
+
 def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
     if cfg is None:
         raise QYoloError(f"checkpoint {path} is a plain state_dict without its model yaml; pass the yaml "
@@ -100,7 +110,7 @@ def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], l
     """(yaml, state_dict, names) from any accepted checkpoint layout."""
     if isinstance(obj, dict) and obj.get("format") == "q-yolo-state-dict":
         return obj["yaml"], obj["state_dict"], obj.get("names")
-    if isinstance(obj, dict) and obj.get("format") == "q-yolo-calibrated":
+    if is_artifact(obj):
         raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; load it with calib.load_calibrated")
     if isinstance(obj, dict) and ("model" in obj or "ema" in obj):
         net = obj.get("ema") or obj.get("model")

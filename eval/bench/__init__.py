@@ -1,7 +1,7 @@
 """CPU latency benchmark (`python -m eval.bench`): ONNX Runtime and OpenVINO, FP32 beside INT8, batch 1.
 
     from eval.bench import run_benchmark
-    records, meta = run_benchmark(["fp32.onnx", "uh_asym_w8a8_cpu.onnx"], backends=("ort", "openvino"), threads=2)
+    records, meta = run_benchmark(["fp32.onnx", "uh-asym-w8a8-cpu.onnx"], backends=("ort", "openvino"), threads=2)
 
 Every (model, backend) pair is one configuration: each is warmed up, then the timed runs are interleaved over
 rounds across all configurations (common.latency). Writes `out` (JSON: meta + one record per backend x model with
@@ -59,6 +59,7 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
             meta = backend.metadata
             batch = np.random.default_rng(0).random((1, 3, *hw), dtype=np.float32)
             label = {"backend": kind, "model": str(path), "variant": path.stem, "precision": backend.precision,
+                     "quantization": backend.quantization,
                      "profile": meta.get("qyolo.profile"), "integer_ops": meta.get("qyolo.integer_ops"),
                      "imgsz": int(hw[0]), "input_shape": [1, 3, *hw], "batch": 1, "threads": threads}
             configs.append(Config(label, backend, batch))

@@ -1,6 +1,6 @@
 """`python -m eval.bench`: CPU latency (ONNX Runtime, OpenVINO) of ONNX files, FP32 beside INT8, batch 1.
 
-    python -m eval.bench --models fp32.onnx uh_asym_w8a8_cpu.onnx --backends ort openvino --out latency.json
+    python -m eval.bench --models fp32.onnx uh-asym-w8a8-cpu.onnx --backends ort openvino --out latency.json
     python -m tools.cpu_speed                              # the default YOLOv5s models at 640 and 256
 """
 import argparse

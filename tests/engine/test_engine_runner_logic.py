@@ -45,14 +45,16 @@ def test_runner_launches_on_its_own_stream_not_the_legacy_default():
 
 
 def test_engine_label_from_sidecar():
-    metadata = {"qyolo.variant": "uh_sym_w8a8_trt", "qyolo.method": "uh", "qyolo.w_bits": "8"}
+    metadata = {"qyolo.variant": "uh-sym-w8a8-trt", "qyolo.method": "uh", "qyolo.scheme": "sym", "qyolo.w_bits": "8",
+                "qyolo.a_bits": "8"}
     sidecar = {"precision": "int8", "tensorrt_version": "10.8.0.43", "onnx_metadata": metadata,
                "layers": {"int8_convolutions": 40, "convolutions": 60}}
     label = engine_label(sidecar, Path("runs/engines/x.engine"))
-    assert label == {"precision": "int8", "engine": "runs/engines/x.engine", "variant": "uh_sym_w8a8_trt",
-                     "onnx_metadata": metadata, "tensorrt_version": "10.8.0.43", "int8_convolutions": 40,
-                     "convolutions": 60}
-    assert engine_label(None, Path("a/b.engine"))["variant"] == "b"
+    assert label == {"precision": "int8", "engine": "runs/engines/x.engine", "variant": "uh-sym-w8a8-trt",
+                     "quantization": {"method": "uh", "scheme": "sym", "w_bits": 8, "a_bits": 8},
+                     "tensorrt_version": "10.8.0.43", "int8_convolutions": 40, "convolutions": 60}
+    foreign = engine_label(None, Path("a/b.engine"))  # built elsewhere: no sidecar, nothing guessed from the name
+    assert foreign["variant"] == "b" and foreign["quantization"] == {} and foreign["precision"] == "unknown"
 
 
 def test_network_flags_with_and_without_strongly_typed_member():

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class PerfectBackend:
     """Predicts the ground-truth box of each 64x64 test image exactly (known answer: AP 1.0)."""
-    name, precision, input_size = "perfect", "fp32", None
+    name, precision, quantization, input_size = "perfect", "fp32", {}, None
 
     def __init__(self, model_path, device="cpu", **options):
         pass
