@@ -6,7 +6,7 @@ VENV ?= .venv
 PY ?= $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast lint
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -20,8 +20,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m tools.demo
 
+# The full suite, with the slowest tests listed at the end; test-fast skips the ones marked slow.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=10
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file

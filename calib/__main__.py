@@ -7,10 +7,10 @@ Defaults run on the embedded fixture model and its synthetic calibration images,
 import argparse
 import sys
 
-from common.provenance import sidecar_path
 from calib.stage import CalibConfig, calibrate
 from common.cli import run_cli
 from common.errors import QYoloError
+from common.provenance import sidecar_path
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,7 +16,6 @@ stored, so loading uses torch.load(weights_only=True): an artifact cannot run co
 """
 import datetime
 import logging
-import platform
 from pathlib import Path
 from typing import Any
 

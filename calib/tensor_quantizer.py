@@ -156,7 +156,7 @@ class TensorQuantizer(nn.Module):
         """What torch.onnx.export traces: the same numbers in the form an ONNX/TensorRT graph needs.
 
         Scale and zero point become graph constants (TensorRT requires constant Q/DQ parameters), and a grid
-        narrower than 8 bits is emulated as the DESIGN says: clip x to the b-bit grid's float range, then an
+        narrower than 8 bits is emulated: clip x to the b-bit grid's float range, then an
         int8/uint8 Q/DQ with the same scale and zero point (ONNX has no 2..7-bit types). Both give identical values.
         """
         scale = torch.tensor(scale.tolist(), dtype=torch.float32)

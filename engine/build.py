@@ -17,7 +17,7 @@ from common.provenance import file_sha256, sidecar_path, versions
 from engine.build_plan import BuildPlan, effective_precision, plan_build
 from engine.config import EngineConfig, ProfileShapes, profile_shapes
 from engine.device import gpu_info
-from engine.errors import checked, check_int8_support, format_parser_errors, import_tensorrt, parser_error_text
+from engine.errors import check_int8_support, checked, format_parser_errors, import_tensorrt, parser_error_text
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.onnx_checks import OnnxSummary, check_for_tensorrt, summarize_onnx
 from engine.sidecar import make_sidecar, write_sidecar

@@ -1,4 +1,5 @@
-"""`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build / engine.inspector / engine.bench."""
+"""`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build, engine.inspector and
+engine.bench."""
 import argparse
 import json
 from pathlib import Path

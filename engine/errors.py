@@ -9,7 +9,8 @@ from common.errors import QYoloError
 
 DOCKER_IMAGE_HINT = (
     "TensorRT is not installed in this Python. Run the GPU targets inside the project's image: "
-    "`make docker-build && make docker-shell` (base nvcr.io/nvidia/pytorch, TensorRT included; see docs/gpu-workflow.md)"
+    "`make docker-build && make docker-shell` (base nvcr.io/nvidia/pytorch, TensorRT included; "
+    "see docs/gpu-workflow.md)"
 )
 
 # TensorRT 10's support matrix: GPUs of compute capability 7.0 (Volta) or newer; INT8 runs on every one of them.

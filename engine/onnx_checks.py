@@ -12,8 +12,8 @@ import onnx
 from onnx import numpy_helper
 
 from common.errors import QYoloError
-from common.onnx_file import load_onnx
 from common.log import get_logger
+from common.onnx_file import load_onnx
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 

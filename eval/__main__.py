@@ -8,8 +8,8 @@ from pathlib import Path
 
 from common.atomic import write_text_atomic
 from common.cli import run_cli
-from eval.stage import EvalConfig, evaluate, output_paths
 from eval.report import format_markdown, format_table
+from eval.stage import EvalConfig, evaluate, output_paths
 
 
 def main(argv=None) -> int:

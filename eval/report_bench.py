@@ -139,7 +139,8 @@ def render_markdown(report: dict) -> str:
         cells += [_fmt(row[key]) for key in METRIC_KEYS] + [_fmt(row["dAP"], signed=True)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Latency (per batch; GPU: CUDA events, no host copies; CPU: wall clock)", "",
-              "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s | trtexec median ms |",
+              "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s "
+              "| trtexec median ms |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in report["latency"]:
         cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"],

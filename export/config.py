@@ -18,7 +18,7 @@ class ExportConfig:
     artifact: a calibrated artifact (`python -m calib`), for the `trt` and `cpu` profiles.
     weights: an FP32 checkpoint, for the `fp32` profile (an artifact also works: its quantizers are then ignored).
     profile: `trt` (int8 symmetric activations, zero point 0, per-channel int8 weights on axis 0; the placement
-        rules of DESIGN.md section 4), `cpu` (uint8 asymmetric activations, int8 per-channel weights) or `fp32`.
+        rules of export.placement), `cpu` (uint8 asymmetric activations, int8 per-channel weights) or `fp32`.
         Bit widths below 8 in the artifact are exported as INT4(-or-other)-emulation: weights on the b-bit grid
         stored through int8 Q/DQ, activations clipped to the b-bit range before an int8/uint8 Q/DQ.
     out: the .onnx path (a JSON sidecar `<out>.json` is written beside it).
@@ -26,8 +26,8 @@ class ExportConfig:
     opset: ONNX opset, 13..20 (per-channel Q/DQ needs 13).
     placement: apply the section-4 placement rules (shared Concat scales, MaxPool/Resize scale pass-through,
         quantized residual-Add inputs). Default: on for `trt` and `cpu` at 8-bit activations, off below (INT4
-        emulation is there to measure accuracy, and the rules move values by up to a step: on the fixture W4A4 sym
-        that shifted mAP by +1.1..1.7 AP, against < 0.1 AP at 8 bits). Off keeps Q/DQ exactly where the
+        emulation is there to measure accuracy, and the rules move values by up to a step, which costs far more AP
+        on a 4-bit grid than on an 8-bit one: README.md has the figures). Off keeps Q/DQ exactly where the
         artifact's quantizers are, so the graph computes what the torch fake-quant model computes.
     integer_ops: `cpu` only. Complete the graph with calibrated Q/DQ at conv outputs, sigmoid outputs and the
         conv branch of residual Adds so that ONNX Runtime fuses every conv/SiLU/Add/Concat into QLinear* kernels

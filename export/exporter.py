@@ -200,7 +200,8 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     counts = op_counts(gs.import_onnx(proto))
     sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
                "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
-               "passes": report, "seconds": round(seconds, 2), "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
+               "passes": report, "seconds": round(seconds, 2),
+               "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
     write_json_atomic(sidecar_path(out), sidecar)
     log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "

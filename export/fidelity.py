@@ -6,7 +6,7 @@ TorchScript exporter's node names, "/model.2/cv1/conv/input_quantizer/QuantizeLi
 dequantized values ONNX Runtime computes are compared with the fake-quantized values torch computes, in units of
 the graph's quantization step. Both run the whole network independently, so a value that one runtime rounds to
 the neighbouring level (float accumulation order differs between runtimes) propagates downstream: the figure is
-end-to-end, as the issue's "agree to within one quantization step on nearly all elements" asks.
+end-to-end: "agrees" means within one quantization step on nearly all elements.
 """
 import re
 from collections import defaultdict

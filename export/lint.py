@@ -1,7 +1,7 @@
 """`python -m export.lint model.onnx`: check a QDQ ONNX against TensorRT's explicit-quantization rules.
 
 Works on any ONNX (not only this project's). Every finding names the node. Errors are what TensorRT rejects or
-silently runs differently from the graph; warnings are the placement advice of DESIGN.md section 4 (the engine
+silently runs differently from the graph; warnings are the placement advice export.placement applies (the engine
 builds, but slower). Exit status 1 when there is any error (or any warning with --strict), 0 otherwise, 2 for an
 unreadable file.
 
@@ -21,7 +21,6 @@ Warnings
   residual-add    an Add input is read unquantized although the same tensor is quantized elsewhere
 """
 import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

@@ -113,7 +113,7 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
 
 
 def test_table_runs_the_table1_sweep(weights):
-    (line,) = [l for l in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in l]
+    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
     for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
                  "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
         assert part in line, (part, line)

@@ -1,5 +1,6 @@
-"""The default CPU benchmark models (`python -m tools.cpu_speed`): a YOLOv5 architecture (random weights: latency does not depend on the values) as
-FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+"""The default CPU benchmark models (`python -m tools.cpu_speed`): a YOLOv5 architecture (random weights: latency
+does not depend on the values) as FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few
+synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT

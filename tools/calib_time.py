@@ -24,8 +24,8 @@ from calib.artifact import read_artifact
 from calib.data import CalibrationImages, calibration_image_paths
 from common.atomic import write_json_atomic
 from common.cli import run_cli
-from common.latency import cpu_name
 from common.errors import QYoloError
+from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/calib_time.json")
 METHODS = {"uh-asym": ("uh", "asym"), "uh-sym": ("uh", "sym"), "minmax": ("minmax", "sym"),

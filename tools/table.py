@@ -116,7 +116,8 @@ def ordered(records: list[dict], methods: Sequence[str], bits: Sequence[tuple[in
 
 
 def done_checks(records: list[dict]) -> list[dict]:
-    """The issue's Done claims, evaluated on the rows present (a claim whose rows are missing is left out)."""
+    """The claims the README makes about Table 1, evaluated on the rows present (a claim whose rows are missing is
+    left out)."""
     by = {(r["row"], r["w_bits"], r["a_bits"]): r["AP"] for r in records if r["method"] != "fp32"}
     fp32 = next((r["AP"] for r in records if r["method"] == "fp32"), None)
     checks = []

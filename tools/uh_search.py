@@ -103,8 +103,8 @@ def main(argv=None) -> int:
     for bits in args.bits:
         vector_bin, _ = uh_asymmetric_search(counts, width, lower, bits, start_bin)
         loop_bin = loop_search(counts, width, lower, bits, start_bin)
-        vector_ms = median_ms(lambda: uh_asymmetric_search(counts, width, lower, bits, start_bin), args.repeats)
-        loop_ms = median_ms(lambda: loop_search(counts, width, lower, bits, start_bin), args.loop_repeats)
+        vector_ms = median_ms(lambda b=bits: uh_asymmetric_search(counts, width, lower, b, start_bin), args.repeats)
+        loop_ms = median_ms(lambda b=bits: loop_search(counts, width, lower, b, start_bin), args.loop_repeats)
         row = {"bits": bits, "bins": counts.numel(), "candidates": counts.numel() - start_bin,
                "vectorized_ms": round(vector_ms, 2), "loop_ms": round(loop_ms, 1),
                "speedup": round(loop_ms / vector_ms, 1), "vectorized_bin": vector_bin, "loop_bin": loop_bin,

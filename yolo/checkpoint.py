@@ -54,7 +54,8 @@ class _ForeignUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-_pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler, load=lambda f, **kw: _ForeignUnpickler(f, **kw).load(),
+_pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler,
+                                     load=lambda f, **kw: _ForeignUnpickler(f, **kw).load(),
                                      __name__="qyolo_foreign_pickle")
 
 
@@ -67,7 +68,8 @@ def read_checkpoint(path: str | Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_pickle_shim)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for damaged files
         raise QYoloError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}; "
-                         "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)") from None
+                         "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)"
+                         ) from None
 
 
 def is_artifact(obj: Any) -> bool:
@@ -92,7 +94,8 @@ def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
     try:
         loaded = yaml_lib.safe_load(Path(text).read_text())
     except (OSError, yaml_lib.YAMLError) as exc:
-        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a yolov5 model yaml or a name like yolov5s") from None
+        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a yolov5 model yaml or a name like "
+                         "yolov5s") from None
     if not isinstance(loaded, dict) or "backbone" not in loaded or "head" not in loaded:
         raise QYoloError(f"model yaml {text} has no backbone/head lists; it is not a YOLOv5 model yaml")
     return loaded

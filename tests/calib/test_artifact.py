@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from calib import CalibConfig, calibrate, collect_and_compute, load_calibrated, quantize_model, save_artifact
-from calib.artifact import FORMAT, FORMAT_VERSION, file_sha256, read_artifact, sidecar_path
+from calib.artifact import FORMAT, FORMAT_VERSION, read_artifact
 from calib.data import CalibrationImages
 from calib.modes import quantizers
 from common.errors import QYoloError
+from common.provenance import file_sha256, sidecar_path
 from yolo.checkpoint import load_model
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split

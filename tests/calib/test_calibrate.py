@@ -10,11 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from calib import (CalibConfig, QuantConfig, calibrate, calibrate_bit_widths, collect_and_compute, load_calibrated,
-                   quantize_model, recompute_ranges)
-from calib.artifact import read_artifact, sidecar_path
+from calib import (
+    CalibConfig,
+    QuantConfig,
+    calibrate,
+    calibrate_bit_widths,
+    collect_and_compute,
+    load_calibrated,
+    quantize_model,
+    recompute_ranges,
+)
+from calib.artifact import read_artifact
 from calib.stage import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
 from common.errors import QYoloError
+from common.provenance import sidecar_path
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
 

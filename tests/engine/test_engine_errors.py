@@ -4,10 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_onnx_samples import write_model
 
 from common.errors import QYoloError
 from engine import errors
-from engine_onnx_samples import write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,9 +1,9 @@
 """What the builder checks before TensorRT sees an ONNX: Q/DQ presence, int8-only, zero points."""
 import pytest
+from engine_onnx_samples import write_model
 
 from common.errors import QYoloError
 from engine.onnx_checks import check_for_tensorrt, summarize_onnx
-from engine_onnx_samples import write_model
 
 
 def test_summary_of_a_trt_profile_graph(tmp_path):

@@ -1,8 +1,8 @@
 """The YOLOv5n fixture exported at 64 px for the ONNX backend tests: FP32 and the `trt` profile (int8 Q/DQ),
 calibrated on a few random images (trained weights give realistic ranges; 64 px keeps each export ~1 s)."""
 import functools
-from pathlib import Path
 import tempfile
+from pathlib import Path
 
 import torch
 

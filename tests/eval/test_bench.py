@@ -2,12 +2,12 @@
 import json
 
 import pytest
+from onnx_backend_models import IMGSZ, exported
 
 from common.cli import run_cli
 from common.errors import QYoloError
 from eval.bench import run_benchmark
 from eval.bench.__main__ import main
-from onnx_backend_models import IMGSZ, exported
 
 KEYS = {"backend", "model", "precision", "imgsz", "batch", "median_ms", "p90_ms", "p99_ms", "throughput_ips",
         "threads", "speedup_vs_fp32"}

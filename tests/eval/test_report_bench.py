@@ -39,9 +39,9 @@ def inputs(tmp_path):
     cpu.write_text(json.dumps({"meta": {}, "records": [
         {"backend": "ort", "variant": "fp32", "precision": "FP32", "quantization": {}, "imgsz": 256, "batch": 1,
          "median_ms": 30.0, "p90_ms": 31.0, "p99_ms": 35.0, "throughput_ips": 1000 / 30.5, "threads": 2},
-        {"backend": "ort", "variant": "uh-asym-w8a8-cpu", "precision": "INT8", "quantization": _quant("uh", "asym", 8, 8),
-         "imgsz": 256, "batch": 1, "median_ms": 15.0, "p90_ms": 16.0, "p99_ms": 18.0, "throughput_ips": 65.0,
-         "threads": 2}]}))
+        {"backend": "ort", "variant": "uh-asym-w8a8-cpu", "precision": "INT8",
+         "quantization": _quant("uh", "asym", 8, 8), "imgsz": 256, "batch": 1, "median_ms": 15.0, "p90_ms": 16.0,
+         "p99_ms": 18.0, "throughput_ips": 65.0, "threads": 2}]}))
     trt = tmp_path / "latency_tensorrt.json"
     common = {"backend": "tensorrt", "variant": "uh-sym-w8a8-trt", "precision": "int8", "imgsz": 256,
               "quantization": _quant("uh", "sym", 8, 8), "device": "NVIDIA H100 80GB HBM3",

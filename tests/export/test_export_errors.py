@@ -6,13 +6,13 @@ import logging
 import numpy as np
 import onnx
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 from onnx import numpy_helper
 
 from common.cli import run_cli
 from common.errors import QYoloError
 from export import ExportConfig, export_model, export_onnx
 from export.__main__ import main
-from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path):

@@ -3,12 +3,12 @@ quantization steps (export.fidelity), on a small conv/SiLU/MaxPool model and on 
 import numpy as np
 import pytest
 import torch
+from export_helpers import IMGSZ, calibrated_fixture, numpy_batches, ort_run
 from torch import nn
 
 from calib import QuantConfig, collect_and_compute, quantize_model
 from export import ExportConfig, export_model
 from export.fidelity import qdq_agreement, quantizer_key
-from export_helpers import IMGSZ, calibrated_fixture, numpy_batches, ort_run
 
 
 def _small_model(scheme: str, bits: int) -> nn.Module:

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import onnx
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 from onnx import numpy_helper
 
 from export import ExportConfig, export_model, sidecar_path
 from export.lint import lint_model
-from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 
 CASES = {  # name: (profile, scheme, bits, extra config)
     "fp32": ("fp32", None, None, {}),

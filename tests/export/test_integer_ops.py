@@ -7,10 +7,10 @@ import onnx
 import onnx_graphsurgeon as gs
 import onnxruntime as ort
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, numpy_batches
 
 from export import ExportConfig, export_model
 from export.integer_ops import _silu, _silu_bounds
-from export_helpers import IMGSZ, calibrated_fixture, numpy_batches
 
 
 def _ort_optimized_ops(path, tmp_path) -> collections.Counter:
@@ -52,8 +52,8 @@ def test_detect_decode_stays_float(tmp_path):
 def test_silu_bounds():
     """Pre-activation range for x * sigmoid(x) feeding a uint8 quantizer of step s over [lo, hi]: above the value
     whose SiLU is hi + s/2 everything saturates; below the one whose SiLU is -s/4 everything rounds to 0."""
-    from qdq_graphs import GraphBuilder
     from onnx import helper
+    from qdq_graphs import GraphBuilder
 
     g = GraphBuilder(dtype=np.uint8)
     g.conv(g.qdq("x", "in", 0.02, zero_point=10), "conv1")
