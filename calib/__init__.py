@@ -5,7 +5,7 @@ calibration and the NVIDIA-style baselines (minmax, percentile, mse, entropy).
     calib.collect_and_compute(model, batches)      # calibrate, then the model fake-quantizes
 
 The stage's file interface (yolo/ is imported only when these run, so calib works on any nn.Module without it):
-    path = calib.calibrate(calib.CalibConfig(method="uh", scheme="asym", w_bits=8, a_bits=8))  # python -m calib
+    path = calib.calibrate(calib.CalibConfig(quant=calib.QuantConfig(method="uh", scheme="asym")))  # python -m calib
     model, meta = calib.load_calibrated(path)
 """
 from calib.artifact import load_calibrated, save_artifact

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from calib import CalibConfig, calibrate
+from calib import CalibConfig, QuantConfig, calibrate
 from calib.artifact import read_artifact
 from calib.data import CalibrationImages, calibration_image_paths
 from common.atomic import write_json_atomic
@@ -99,9 +99,10 @@ def main(argv=None) -> int:
             method, scheme = METHODS[label]
             walls, sidecar = [], None
             for run in range(args.repeat):
-                config = CalibConfig(weights=base.weights, data=args.data, method=method, scheme=scheme,
-                                     num_images=base.num_images, imgsz=base.imgsz, batch_size=args.batch,
-                                     device=args.device, out=tmp / f"{label}-{run}.pt", progress=False)
+                config = CalibConfig(quant=QuantConfig(method=method, scheme=scheme), weights=base.weights,
+                                     data=args.data, num_images=base.num_images, imgsz=base.imgsz,
+                                     batch_size=args.batch, device=args.device, out=tmp / f"{label}-{run}.pt",
+                                     progress=False)
                 _sync(args.device)
                 started = time.perf_counter()
                 path = calibrate(config)

@@ -63,11 +63,12 @@ def step_fp32(demo: Demo) -> dict:
 
 
 def step_calibrate_uh(demo: Demo) -> Path:
-    from calib import CalibConfig, calibrate
+    from calib import CalibConfig, QuantConfig, calibrate
 
-    artifact = calibrate(CalibConfig(weights=demo.weights, data=demo.calib_data, method="uh", scheme="asym",
-                                     w_bits=8, a_bits=8, num_images=256, imgsz=demo.imgsz, threads=demo.threads,
-                                     out=demo.out / "uh-asym-w8a8.pt", progress=demo.progress))
+    artifact = calibrate(CalibConfig(quant=QuantConfig(method="uh", scheme="asym", w_bits=8, a_bits=8),
+                                     weights=demo.weights, data=demo.calib_data, num_images=256, imgsz=demo.imgsz,
+                                     threads=demo.threads, out=demo.out / "uh-asym-w8a8.pt",
+                                     progress=demo.progress))
     demo.evaluate(artifact, demo.out / "fakequant-uh-asym-w8a8.json", "uh W8A8 (fake quant)")
     demo.print_table("Q-YOLO UH calibration (asymmetric, W8A8, 256 calibration images) beside FP32")
     return artifact

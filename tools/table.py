@@ -85,13 +85,13 @@ class TableConfig:
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {self.max_images}")
         self.out = Path(self.out)
-        from calib import CalibConfig
+        from calib import CalibConfig, QuantConfig
 
         for method, scheme in {METHODS[m] for m in self.methods}:  # every bad setting before any work
             for w_bits, a_bits in self.bits:
-                CalibConfig(weights=self.weights, data=self.calib_data, method=method, scheme=scheme, w_bits=w_bits,
-                            a_bits=a_bits, num_images=self.num_images, imgsz=self.imgsz, device=self.device,
-                            batch_size=self.batch, threads=self.threads, seed=self.seed)
+                CalibConfig(quant=QuantConfig(method=method, scheme=scheme, w_bits=w_bits, a_bits=a_bits),
+                            weights=self.weights, data=self.calib_data, num_images=self.num_images, imgsz=self.imgsz,
+                            device=self.device, batch_size=self.batch, threads=self.threads, seed=self.seed)
 
 
 def _record(label: str, method: str, scheme: str, w_bits: int, a_bits: int, metrics: dict, **extra) -> dict:
@@ -169,7 +169,7 @@ def _markdown(records: list[dict], checks: list[dict], settings: dict) -> str:
 
 def run_table(cfg: TableConfig) -> list[dict]:
     """Evaluate FP32 and every (method, bits) row; write table.json / table.md / run.json; return the records."""
-    from calib import CalibConfig, calibrate_bit_widths
+    from calib import CalibConfig, QuantConfig, calibrate_bit_widths
     from eval import EvalConfig, evaluate
     from eval.report import format_table
 
@@ -203,8 +203,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
     for label in cfg.methods:
         method, scheme = METHODS[label]
         t0 = time.perf_counter()
-        calib_cfg = CalibConfig(weights=probe.weights, data=calib_data, method=method, scheme=scheme,
-                                num_images=probe.num_images, imgsz=probe.imgsz, device=cfg.device,
+        calib_cfg = CalibConfig(quant=QuantConfig(method=method, scheme=scheme), weights=probe.weights,
+                                data=calib_data, num_images=probe.num_images, imgsz=probe.imgsz, device=cfg.device,
                                 batch_size=cfg.batch, threads=cfg.threads, seed=cfg.seed, progress=cfg.progress)
         artifacts = calibrate_bit_widths(calib_cfg, cfg.bits, out_dir=cfg.out / "artifacts")
         timings[f"{label}_calibrate_s"] = round(time.perf_counter() - t0, 2)
