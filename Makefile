@@ -5,14 +5,16 @@ PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint
+.PHONY: install demo test test-fast lint lock
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
-$(STAMP): requirements.txt requirements-dev.txt
+# Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt -r requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +31,16 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# Re-resolve the requirements in a scratch venv, without the lock, and write what was installed to constraints.txt
+# (its comment header kept). Run `make test` before committing the new lock.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON_BOOT) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q $(TORCH)
+	$(LOCK_VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude torch; echo '$(TORCH)'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file

@@ -46,10 +46,8 @@ def _check_writable(out: Path) -> None:
 
 def quant_summary(model: nn.Module) -> dict[str, Any]:
     """Bits and scheme of the model's quantizers (empty dict when it has none)."""
-    try:
-        from calib.modes import quantizers
-    except ImportError:
-        return {}
+    from calib.modes import quantizers
+
     found = list(quantizers(model))
     if not found:
         return {}
@@ -181,8 +179,11 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     if integer_ops:
         if calib_batches is None:
             from export.source import calibration_batches
-            calib_batches = calibration_batches(cfg, meta)
-        method = quant.get("method") or meta.get("method") or "uh"
+            calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
+        method = quant["method"]
+        if method is None:
+            raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
+                             "take their ranges with one: export with --no-integer-ops")
         report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
                                                      method=method).to_dict()
     proto = _to_proto(graph, cfg.opset)
@@ -213,6 +214,9 @@ def export_onnx(cfg: ExportConfig) -> Path:
     """The export stage's public function: load cfg.artifact or cfg.weights and export it; returns the path."""
     from export.source import load_source
 
+    if cfg.artifact is None and cfg.weights is None:
+        raise QYoloError("give --artifact (a calibrated artifact, for trt/cpu) or --weights (an FP32 checkpoint, "
+                         "for fp32)")
     _check_writable(Path(cfg.out))
-    model, meta = load_source(cfg)
+    model, meta = load_source(cfg.artifact, cfg.weights)
     return export_model(model, cfg, meta)

@@ -60,11 +60,11 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
     quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym"))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
-    export_model(quantized, ExportConfig(out=paths[1], artifact="in-memory", profile="cpu", imgsz=imgsz), meta,
+    export_model(quantized, ExportConfig(out=paths[1], profile="cpu", imgsz=imgsz), meta,
                  batches)
-    export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
+    export_model(quantized, ExportConfig(out=paths[2], profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
     symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym"))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
-    export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
+    export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
     return paths

@@ -27,6 +27,6 @@ def exported(kind: str, dynamic_batch: bool = True, batch: int = 1) -> Path:
         quantize_model(model, QuantConfig(method="uh", scheme="sym"))
         generator = torch.Generator().manual_seed(0)
         collect_and_compute(model, [torch.rand(4, 3, IMGSZ, IMGSZ, generator=generator)], progress=False)
-        cfg = ExportConfig(out=folder / "uh-sym-w8a8-trt.onnx", artifact="in-memory", profile="trt", imgsz=IMGSZ,
+        cfg = ExportConfig(out=folder / "uh-sym-w8a8-trt.onnx", profile="trt", imgsz=IMGSZ,
                            dynamic_batch=dynamic_batch, batch=batch)
     return export_model(model, cfg)

@@ -32,17 +32,23 @@ def test_opset_too_old_for_per_channel_qdq(opset, capsys):
 
 
 def test_trt_profile_from_asymmetric_calibration(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="trt", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="trt", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="asymmetric.*--scheme sym"):
         export_model(calibrated_fixture("asym", 8), cfg)
 
 
 def test_quantized_profile_needs_quantizers(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="no quantizers"):
         export_model(float_fixture(), cfg)
     with pytest.raises(ValueError, match="needs a calibrated artifact"):
         ExportConfig(out="m.onnx", weights="w.pt", profile="trt")
+
+
+def test_export_onnx_needs_a_source_file(tmp_path):
+    """A config without artifact or weights serves export_model (the model is given); export_onnx refuses it."""
+    with pytest.raises(QYoloError, match="give --artifact .* or --weights"):
+        export_onnx(ExportConfig(out=tmp_path / "m.onnx", profile="trt"))
 
 
 def test_missing_source_files(tmp_path, capsys):
@@ -57,7 +63,7 @@ def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
     """Allowed: the symmetric grid is re-expressed as uint8 with zero point 128 (same values), with a warning
     that explains the coarser grid."""
     model = calibrated_fixture("sym", 8)
-    common = dict(artifact="a.pt", imgsz=IMGSZ, dynamic_batch=True, integer_ops=False)
+    common = dict(imgsz=IMGSZ, dynamic_batch=True, integer_ops=False)
     logger = logging.getLogger("qyolo")
     logger.addHandler(caplog.handler)
     try:
@@ -74,7 +80,7 @@ def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
 
 
 def test_cpu_integer_ops_need_calibration_images(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="--calib-data"):
         export_model(calibrated_fixture("asym", 8), cfg, {"source": "a.pt"})
     # given images, it works (and says how many it used)

@@ -24,7 +24,7 @@ def _ort_optimized_ops(path, tmp_path) -> collections.Counter:
 @pytest.mark.parametrize("integer_ops", [True, False])
 def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
     model = calibrated_fixture("asym", 8)
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ,
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ,
                        integer_ops=integer_ops)
     ops = _ort_optimized_ops(export_model(model, cfg, {}, numpy_batches()), tmp_path)
     if integer_ops:  # 56 quantized convs; the first conv and the 3 Detect convs stay float
@@ -37,7 +37,7 @@ def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
 
 def test_detect_decode_stays_float(tmp_path):
     model = calibrated_fixture("asym", 8)
-    path = export_model(model, ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ),
+    path = export_model(model, ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ),
                         {}, numpy_batches())
     graph = gs.import_onnx(onnx.load(str(path)))
     for node in graph.nodes:
