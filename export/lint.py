@@ -31,7 +31,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from common.cli import run_cli
-from common.errors import QYoloError
+from common.onnx_file import load_onnx, opset_version
 from export.qdq import DQ_OP, Q_OP, constant_values, consumers, producer, qparams
 
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}
@@ -219,17 +219,13 @@ def _check_placement(graph: gs.Graph, report: LintReport) -> None:
                                                       f"TensorRT can fuse the Add into the conv")
 
 
-def lint_model(model: onnx.ModelProto | str | Path) -> LintReport:
-    path = "<in memory>"
+def lint_model(model: onnx.ModelProto | str | Path, path: str | None = None) -> LintReport:
+    """Every finding for `model` (a path, or a loaded ModelProto named `path` in the report)."""
     if not isinstance(model, onnx.ModelProto):
         path = str(model)
-        if not Path(path).is_file():
-            raise QYoloError(f"{path} does not exist")
-        try:
-            model = onnx.load(path)
-        except Exception as exc:  # protobuf decode errors have many types
-            raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+        model = load_onnx(model)
+    path = path or "<in memory>"
+    opset = opset_version(model)
     graph = gs.import_onnx(model)
     report = LintReport(path)
     for node in graph.nodes:

@@ -28,6 +28,7 @@ from common.atomic import write_json_atomic, write_text_atomic
 from common.cli import run_cli
 from common.errors import QYoloError
 from common.log import get_logger
+from eval.coco_eval import METRIC_KEYS
 
 METHODS: dict[str, tuple[str, str]] = {
     "minmax": ("minmax", "sym"), "percentile": ("percentile", "sym"), "mse": ("mse", "sym"),
@@ -36,7 +37,6 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 DEFAULT_METHODS = ("minmax", "percentile", "mse", "entropy", "uh-asym", "uh-sym", "minmax-asym")
 DEFAULT_BITS = ((8, 8), (6, 6), (4, 4))
-METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 LABEL_KEYS = ("bits", "method", "grid")
 
 
