@@ -143,6 +143,7 @@ def test_recompute_ranges_equals_a_fresh_calibration(method, scheme):
             assert torch.equal(model(x), fresh(x))
 
 
+@pytest.mark.slow
 def test_calibrate_bit_widths_writes_each_width_from_one_pass(images, tmp_path):
     config = small(images, tmp_path, method="uh", scheme="asym")
     many = calibrate_bit_widths(config, [(8, 8), (4, 4)], out_dir=tmp_path / "many")

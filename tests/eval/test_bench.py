@@ -13,6 +13,7 @@ KEYS = {"backend", "model", "precision", "imgsz", "batch", "median_ms", "p90_ms"
         "threads", "speedup_vs_fp32"}
 
 
+@pytest.mark.slow
 def test_benchmark_records_and_files(tmp_path):
     out = tmp_path / "latency.json"
     records, meta = run_benchmark([exported("fp32"), exported("trt")], backends=("ort", "openvino"), threads=1,

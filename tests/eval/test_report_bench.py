@@ -119,6 +119,7 @@ def test_bad_inputs(tmp_path):
         load_latency([bad])
 
 
+@pytest.mark.slow
 def test_cli(inputs, tmp_path):
     metrics, latency = inputs
     out = tmp_path / "cli"

@@ -33,6 +33,7 @@ def artifact(tmp_path_factory):
                                              progress=False))
 
 
+@pytest.mark.slow
 def test_cli_exports_an_artifact_with_its_calibration_images(tmp_path, artifact):
     out = tmp_path / "uh-asym-w8a8-cpu.onnx"
     assert run_cli(main, ["--artifact", str(artifact), "--profile", "cpu", "--imgsz", "64", "--out", str(out)]) == 0

@@ -59,6 +59,7 @@ def test_missing_source_files(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
     """Allowed: the symmetric grid is re-expressed as uint8 with zero point 128 (same values), with a warning
     that explains the coarser grid."""
@@ -79,6 +80,7 @@ def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
     assert np.array_equal(ort_run(cpu, x), ort_run(trt, x))
 
 
+@pytest.mark.slow
 def test_cpu_integer_ops_need_calibration_images(tmp_path):
     cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="--calib-data"):

@@ -40,6 +40,7 @@ def test_small_model_matches_torch_within_one_step(tmp_path, profile, scheme, bi
     assert np.allclose(got, expected, atol=1e-4 * np.abs(expected).max() + 0.05 * bits / 8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile,scheme", [("trt", "sym"), ("cpu", "asym")])
 def test_fixture_matches_torch_without_placement(tmp_path, profile, scheme):
     """Q/DQ exactly at the artifact's quantizers: the YOLOv5n graph agrees with torch at every quantizer to within

@@ -21,6 +21,7 @@ def _ort_optimized_ops(path, tmp_path) -> collections.Counter:
     return collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("integer_ops", [True, False])
 def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
     model = calibrated_fixture("asym", 8)
@@ -35,6 +36,7 @@ def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
         assert ops["QLinearConv"] == 0 and ops["Conv"] == 60
 
 
+@pytest.mark.slow
 def test_detect_decode_stays_float(tmp_path):
     model = calibrated_fixture("asym", 8)
     path = export_model(model, ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ),
