@@ -68,7 +68,7 @@ def fp32_forward_seconds(weights: Path, paths: list, imgsz: int, batch: int, dev
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.calib_time", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fixture", help="fixture | yolov5s-random | a checkpoint path")
     parser.add_argument("--data", default=None, help="calibration images (default: the synthetic calib split)")
     parser.add_argument("--num-images", type=int, default=None)

@@ -83,7 +83,7 @@ def median_ms(function, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.uh_search", description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=1_000_000, help="number of activation values")
     parser.add_argument("--batches", type=int, default=4, help="collected in this many batches (growing max)")
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 4])
