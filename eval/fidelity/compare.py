@@ -129,8 +129,12 @@ def compare_outputs(reference: np.ndarray, deployed: np.ndarray) -> Figures:
     ref_scores, dep_scores = _scores(ref), _scores(dep)
     relevant = torch.maximum(ref_scores, dep_scores) >= RELEVANT_SCORE
     diffs = (ref_scores - dep_scores).abs()[relevant].double().numpy()
-    count = lambda pred: sum(len(x) for x in non_max_suppression(pred, EVAL_CONF, EVAL_IOU))
-    percentile = lambda values, q, empty: round(float(np.percentile(values, q)), 4) if values else empty
+    def count(pred: torch.Tensor) -> int:
+        return sum(len(x) for x in non_max_suppression(pred, EVAL_CONF, EVAL_IOU))
+
+    def percentile(values: list[float], q: float, empty: float) -> float:
+        return round(float(np.percentile(values, q)), 4) if values else empty
+
     return Figures(
         images=int(ref.shape[0]), reference_detections=n_ref, deployed_detections=n_dep, matched=matched,
         f1=round(f1, 4), box_iou_p05=percentile(overlaps, 5, 1.0),
