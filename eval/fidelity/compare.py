@@ -43,10 +43,10 @@ class Thresholds:
     f1_fail: float = 0.80
     box_iou_p05_pass: float = 0.85  # 5th percentile of the matched boxes' IoU
     box_iou_p05_fail: float = 0.65
-    score_p95_pass: float = 0.10  # 95th percentile of the matched detections' |score difference|
-    score_p95_fail: float = 0.25
+    score_p95_pass: float = 0.15  # 95th percentile of the matched detections' |score difference|
+    score_p95_fail: float = 0.30
     count_ratio_pass: float = 1.15  # max(deployed, reference) / min(...) detections at conf 0.001
-    count_ratio_fail: float = 1.5
+    count_ratio_fail: float = 1.30
 
     def __post_init__(self):
         for name in ("f1", "box_iou_p05", "score_p95", "count_ratio"):
@@ -63,7 +63,7 @@ class Thresholds:
         if a_bits is None or a_bits >= 8:
             return cls()
         return cls(f1_pass=0.90, f1_fail=0.75, box_iou_p05_pass=0.70, box_iou_p05_fail=0.55, score_p95_pass=0.20,
-                   score_p95_fail=0.40, count_ratio_pass=1.25, count_ratio_fail=1.6)
+                   score_p95_fail=0.40, count_ratio_pass=1.25, count_ratio_fail=1.5)
 
 
 @dataclass
