@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from common.errors import QYoloError
+from common.onnx_file import load_onnx
 from export.qdq import Q_OP
 
 _NAME = re.compile(r"^/(?P<module>.+)/(?P<quantizer>[A-Za-z_]*quantizer)(?:_(?P<call>\d+))?/QuantizeLinear$")
@@ -64,7 +65,7 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    proto = onnx.load(str(onnx_path))
+    proto = load_onnx(onnx_path)
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     targets = []
     for node in proto.graph.node:
@@ -112,33 +113,41 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
 
 def main(argv=None) -> int:
     """`python -m export.fidelity --artifact a.pt --onnx a_trt.onnx --data images/`: agreement per quantizer."""
-    import argparse
     import json
 
-    from common.atomic import write_json_atomic
+    from common.atomic import check_output_file, write_json_atomic
+    from common.cli import CliParser, image_size, make_config, positive_int
     from export.config import ExportConfig
     from export.source import calibration_batches, load_source
 
-    parser = argparse.ArgumentParser(prog="python -m export.fidelity", description=main.__doc__)
+    parser = CliParser(prog="python -m export.fidelity", description=main.__doc__)
     parser.add_argument("--artifact", required=True, help="the calibrated artifact the ONNX was exported from")
     parser.add_argument("--onnx", required=True)
     parser.add_argument("--data", required=True, help="images to compare on (folder or dataset)")
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--imgsz", type=int, default=None, help="default: the ONNX's qyolo.imgsz")
+    parser.add_argument("--images", type=positive_int, default=8)
+    parser.add_argument("--imgsz", type=image_size, default=None, help="default: the ONNX's qyolo.imgsz")
     parser.add_argument("--out", help="write the full report (per quantizer) as JSON here")
     args = parser.parse_args(argv)
-    from export.metadata import read_metadata
-
-    imgsz = args.imgsz or int(read_metadata(args.onnx).get("qyolo.imgsz", 640))
-    cfg = ExportConfig(out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
-                       calib_data=args.data, calib_images=args.images)
+    if args.out:
+        check_output_file(args.out)
+    props = {p.key: p.value for p in load_onnx(args.onnx).metadata_props}
+    imgsz = args.imgsz or int(props.get("qyolo.imgsz", 640))
+    cfg = make_config(ExportConfig, out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
+                      calib_data=args.data, calib_images=args.images)
     model, meta = load_source(cfg)
+    exported_from = props.get("qyolo.source_sha256")
+    if exported_from and exported_from != meta.get("source_sha256"):
+        raise QYoloError(f"{args.onnx} was not exported from {args.artifact} (its qyolo.source_sha256 names another "
+                         "file); give the artifact it came from, or re-export it from this one")
     x = np.concatenate(list(calibration_batches(cfg, meta)))
     report = qdq_agreement(args.onnx, model, x)
     summary = {k: v for k, v in report.items() if k != "per_quantizer"}
     print(json.dumps(summary, indent=1))
     if args.out:
         write_json_atomic(args.out, report)
+    if not report["quantizers_compared"]:
+        raise QYoloError(f"no quantizer of {args.onnx} matched one of {args.artifact}: nothing was compared; give "
+                         "the QDQ ONNX exported from this artifact (python -m export --artifact ...)")
     return 0
 
 

@@ -31,7 +31,8 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from common.cli import run_cli
+from common.cli import CliParser, run_cli
+from common.onnx_file import load_onnx
 from common.errors import QYoloError
 from export.qdq import DQ_OP, Q_OP, constant_values, consumers, producer, qparams
 
@@ -224,12 +225,7 @@ def lint_model(model: onnx.ModelProto | str | Path) -> LintReport:
     path = "<in memory>"
     if not isinstance(model, onnx.ModelProto):
         path = str(model)
-        if not Path(path).is_file():
-            raise QYoloError(f"{path} does not exist")
-        try:
-            model = onnx.load(path)
-        except Exception as exc:  # protobuf decode errors have many types
-            raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+        model = load_onnx(path)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     graph = gs.import_onnx(model)
     report = LintReport(path)
@@ -245,7 +241,7 @@ def lint_model(model: onnx.ModelProto | str | Path) -> LintReport:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.lint", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m export.lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path, help="ONNX files to check")
     parser.add_argument("--strict", action="store_true", help="warnings fail too")
     parser.add_argument("--json", type=Path, help="also write the findings as JSON here")

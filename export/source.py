@@ -11,6 +11,7 @@ import numpy as np
 from torch import nn
 
 from common.errors import QYoloError
+from common.paired import sha256_of
 from common.log import get_logger
 from export.config import ExportConfig
 
@@ -18,6 +19,9 @@ from export.config import ExportConfig
 def load_source(cfg: ExportConfig) -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode on the CPU, what is known about it: method, scheme, bits, names, calibration data)."""
     path = Path(cfg.artifact if cfg.artifact is not None else cfg.weights)
+    if path.is_dir():
+        raise QYoloError(f"{'--artifact' if cfg.artifact is not None else '--weights'} {path} is a folder; give the "
+                         ".pt file")
     if not path.is_file():
         kind = "calibrated artifact" if cfg.artifact is not None else "checkpoint"
         hint = "run `make calibrate` or `python -m calib` first" if cfg.artifact is not None else "check the path"
@@ -37,6 +41,7 @@ def load_source(cfg: ExportConfig) -> tuple[nn.Module, dict[str, Any]]:
 
         model = load_model(path, fuse=True)
         meta = {"source": str(path), "source_kind": "weights"}
+    meta["source_sha256"] = sha256_of(path.read_bytes())  # the ONNX names the exact file it came from
     return model.eval().float().cpu(), meta
 
 
@@ -64,6 +69,11 @@ def calibration_batches(cfg: ExportConfig, meta: dict[str, Any], batch_size: int
                          "which it used: give --calib-data <folder or COCO json>, or --no-integer-ops (exact "
                          "artifact Q/DQ only: fast on OpenVINO, slow on ONNX Runtime)")
     used = _images_the_calibration_used(meta) if cfg.calib_data is None else []
+    if not used and cfg.calib_data is None and not Path(source).exists():
+        raise QYoloError(f"the cpu profile's integer ops re-read the artifact's calibration images, but neither "
+                         f"they nor {source} are found from {Path.cwd()}; give --calib-data <image folder or "
+                         "dataset>, or --no-integer-ops (exact artifact Q/DQ only: fast on OpenVINO, slow on ONNX "
+                         "Runtime)")
     paths = used[:cfg.calib_images] if used else _image_paths(source, cfg.calib_images, cfg.calib_seed)
     if not paths:
         raise QYoloError(f"no calibration images found in {source}; give --calib-data <image folder>")
