@@ -23,6 +23,7 @@ from calib.data import CalibrationImages, calibration_image_paths
 from calib.modes import quantizers
 from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
+from common import validate
 from common.atomic import check_output_file
 from common.errors import QYoloError
 from common.log import get_logger
@@ -96,23 +97,14 @@ class CalibConfig:
             set_("num_images", FIXTURE_NUM_IMAGES if self.data is None else PAPER_NUM_IMAGES)
         if self.imgsz is None:
             set_("imgsz", 256 if is_fixture else 640)
-        for name in ("num_images", "batch_size", "imgsz"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 (the model's largest stride), got {self.imgsz}")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
-        if not isinstance(self.seed, int):
+        for name in ("num_images", "batch_size"):
+            validate.positive_int(getattr(self, name), name)
+        validate.image_size(self.imgsz)
+        if self.threads is not None:
+            validate.positive_int(self.threads, "threads")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device {self.device!r}; use cpu, cuda or cuda:<index>") from None
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device {self.device!r} is not supported; use cpu, cuda or cuda:<index>")
+        validate.torch_device(self.device)
         if self.out is None:
             set_("out", DEFAULT_OUT_DIR / artifact_name(self.method, self.scheme, self.w_bits, self.a_bits))
         set_("out", Path(self.out))

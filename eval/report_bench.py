@@ -9,14 +9,13 @@ Inputs are files, so the stages stay decoupled:
   backend, median_ms, p90_ms, p99_ms and, for TensorRT, batch, trtexec_median_ms, device and tensorrt_version.
 Model stems follow the Makefile: fp32, fp16, <method>_<sym|asym>_w<W>a<A>_<trt|cpu>.
 """
-import argparse
 import json
 import platform
 import re
 from pathlib import Path
 from typing import Sequence
 
-from common.atomic import atomic_path, write_json_atomic, write_text_atomic
+from common.atomic import atomic_path, check_output_dir, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
 
 AP_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -225,11 +224,14 @@ def write_report(metrics: Sequence[str | Path], latency: Sequence[str | Path], o
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
+    from common.cli import CliParser
+
+    parser = CliParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", nargs="+", required=True, type=Path)
     parser.add_argument("--latency", nargs="*", default=[], type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/report"))
     args = parser.parse_args(argv)
+    check_output_dir(args.out)
     report = write_report(args.metrics, args.latency, args.out)
     print(render_markdown(report))
     print(f"written: {args.out}/report.md, report.json, report.png")

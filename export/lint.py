@@ -20,8 +20,6 @@ Warnings
   commute-scale   the Q after a MaxPool/Resize has another scale than the one before it
   residual-add    an Add input is read unquantized although the same tensor is quantized elsewhere
 """
-import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +31,6 @@ import onnx_graphsurgeon as gs
 
 from common.cli import CliParser, run_cli
 from common.onnx_file import load_onnx
-from common.errors import QYoloError
 from export.qdq import DQ_OP, Q_OP, constant_values, consumers, producer, qparams
 
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}

@@ -8,27 +8,34 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import run_cli
+from common.atomic import check_output_file
+from common.cli import CliParser, image_size, non_negative_int, positive_int, run_cli
 from eval.bench import BACKENDS, run_benchmark
+from yolo.configs import SCALES
+
+ARCHS = [f"yolov5{scale}" for scale in SCALES]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0],
+    parser = CliParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", type=Path, help="ONNX files (default: build YOLOv5s FP32/INT8)")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--imgsz", nargs="+", type=int, default=[640, 256],
+    parser.add_argument("--imgsz", nargs="+", type=image_size, default=[640, 256],
                         help="input sizes of the default models (given --models, their own size is used)")
-    parser.add_argument("--arch", default="yolov5s", help="architecture of the default models (yolov5n/s/m/l/x)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=50, help="timed runs per configuration")
-    parser.add_argument("--rounds", type=int, default=5, help="the timed runs are interleaved in this many rounds")
+    parser.add_argument("--arch", default="yolov5s", choices=ARCHS, help="architecture of the default models (yolov5n/s/m/l/x)")
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--warmup", type=non_negative_int, default=10)
+    parser.add_argument("--runs", type=positive_int, default=50, help="timed runs per configuration")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="the timed runs are interleaved in this many rounds")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the default models")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/latency.json"))
     parser.add_argument("--plot", type=Path, help="PNG path (default: --out with .png)")
     args = parser.parse_args(argv)
+    check_output_file(args.out)
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     run_benchmark(args.models, args.backends, args.imgsz, args.threads, args.warmup, args.runs, args.rounds,
                   args.arch, args.model_root, args.out, args.plot, args.rebuild)
     return 0

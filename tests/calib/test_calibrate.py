@@ -5,6 +5,7 @@ Runs on the fixture model at 64 px with a handful of tiny synthetic images, so e
 import copy
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -176,23 +177,39 @@ def test_undecodable_images_are_skipped_and_all_bad_is_an_error(images, tmp_path
         calibrate(small(bad, tmp_path, num_images=1))
 
 
-def nan_checkpoint(tmp_path):
-    """The fixture with a NaN in the stem conv (kept in float): every activation after it is NaN."""
+def edited_checkpoint(tmp_path, key: str, edit) -> Path:
+    """The fixture with one weight tensor changed by `edit(tensor)` (in place on a copy)."""
     from yolo.checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(FIXTURE_WEIGHTS)
     checkpoint["state_dict"] = dict(checkpoint["state_dict"])
-    weight = checkpoint["state_dict"]["model.0.conv.weight"].clone()
-    weight[0, 0, 0, 0] = float("nan")
-    checkpoint["state_dict"]["model.0.conv.weight"] = weight
-    path = tmp_path / "nan.pt"
+    weight = checkpoint["state_dict"][key].float().clone()  # stored as fp16: scale in fp32
+    edit(weight)
+    checkpoint["state_dict"][key] = weight
+    path = tmp_path / "edited.pt"
     torch.save(checkpoint, path)
     return path
 
 
-def test_nan_activations_name_the_layer(images, tmp_path):
+def test_nan_weights_are_refused_at_load_naming_the_tensor(images, tmp_path):
+    weights = edited_checkpoint(tmp_path, "model.24.m.0.weight", lambda w: w.view(-1)[0].fill_(float("nan")))
+    with pytest.raises(QYoloError, match=r"tensor model\.24\.m\.0\.weight holds 1 NaN/Inf value"):
+        calibrate(small(images, tmp_path, weights=weights))
+
+
+def test_overflowing_activations_name_the_layer(images, tmp_path):
+    """Finite weights near float32's maximum in the stem conv (kept in float): the next quantizer sees Inf."""
+    weights = edited_checkpoint(tmp_path, "model.0.conv.weight", lambda w: w.div_(w.abs().max()).mul_(3e38))
     with pytest.raises(QYoloError, match=r"layer model\.1\.conv\.input_quantizer: .*NaN/Inf"):
-        calibrate(small(images, tmp_path, weights=nan_checkpoint(tmp_path)))
+        calibrate(small(images, tmp_path, weights=weights))
+
+
+def test_non_finite_float_head_output_names_the_module(images, tmp_path):
+    """The Detect output convs stay in float, so no quantizer sees them: the output check names the conv."""
+    weights = edited_checkpoint(tmp_path, "model.24.m.1.weight", lambda w: w.div_(w.abs().max()).mul_(3e38))
+    with pytest.raises(QYoloError, match=r"output holds NaN/Inf on calibration batch 1, first at model\.24\.m\.1 "
+                                         r"\(Conv2d\)"):
+        calibrate(small(images, tmp_path, weights=weights))
 
 
 def test_cuda_asked_without_cuda(images, tmp_path):
