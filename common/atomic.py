@@ -62,6 +62,14 @@ def write_failure(target: Path, exc: BaseException) -> QYoloError | None:
     return None
 
 
+def _why_not(path: Path, exc: OSError) -> str:
+    """The reason a file cannot be created at `path`: an ancestor that is a file, else the system's words."""
+    for parent in path.parents:
+        if parent.exists():
+            return f"{parent} is a file, not a folder" if not parent.is_dir() else (exc.strerror or str(exc))
+    return exc.strerror or str(exc)
+
+
 def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     """Fail before any work when the file `path` cannot be written: a folder there, or no file can be made there.
 
@@ -76,7 +84,7 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise QYoloError(f"cannot write {option} {path} ({exc.strerror or exc}); choose a writable path") from None
+        raise QYoloError(f"cannot write {option} {path} ({_why_not(path, exc)}); choose a writable path") from None
     return path
 
 
@@ -91,8 +99,8 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise QYoloError(f"cannot write into {option} {path} ({exc.strerror or exc}); choose a writable folder") \
-            from None
+        raise QYoloError(f"cannot write into {option} {path} ({_why_not(path / 'x', exc)}); choose a writable "
+                         "folder") from None
     return path
 
 
