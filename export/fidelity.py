@@ -130,8 +130,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.out:
         check_output_file(args.out)
-    props = {p.key: p.value for p in load_onnx(args.onnx).metadata_props}
-    imgsz = args.imgsz or int(props.get("qyolo.imgsz", 640))
+    proto = load_onnx(args.onnx)
+    props = {p.key: p.value for p in proto.metadata_props}
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    fixed = dims[2].dim_value if len(dims) == 4 and dims[2].dim_value > 0 else None  # a static input size
+    imgsz = args.imgsz or int(props.get("qyolo.imgsz", fixed or 640))
+    if fixed and imgsz != fixed:
+        raise QYoloError(f"{args.onnx} takes {fixed}x{fixed} inputs but --imgsz is {imgsz}; use --imgsz {fixed}")
     cfg = make_config(ExportConfig, out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
                       calib_data=args.data, calib_images=args.images)
     model, meta = load_source(cfg)
