@@ -227,3 +227,32 @@ def test_threads_are_restored(images, tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_skip_glob_matching_nothing_is_refused_with_real_names(images, tmp_path):
+    with pytest.raises(QYoloError, match=r"^--skip 'model\.99\.\*' matches no module of .*fixture\.pt; module names "
+                                         r"look like model\.0\.conv, model\.0\.act, model\.1\.conv, model\.1\.act\.\.\."):
+        calibrate(small(images, tmp_path, skip=("model.9.*", "model.99.*")))
+
+
+def test_skip_everything_says_nothing_is_left_to_quantize(images, tmp_path):
+    with pytest.raises(QYoloError, match=r"nothing left to quantize in .*fixture\.pt: with --skip '\*', every "
+                                         r"Conv2d/MaxPool2d stays in float; narrow --skip"):
+        calibrate(small(images, tmp_path, skip=("*",)))
+
+
+def test_output_folder_is_refused_before_the_work(images, tmp_path):
+    # the weights do not exist either: the --out error coming first shows nothing was loaded before the check
+    with pytest.raises(QYoloError, match=rf"^--out {tmp_path} is an existing folder; give a file path"):
+        calibrate(small(images, tmp_path, out=tmp_path, weights=tmp_path / "missing.pt"))
+
+
+def test_artifact_with_a_wrong_shape_tensor_names_it(images, tmp_path):
+    path = calibrate(small(images, tmp_path))
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["model.2.cv1.conv.weight"] = payload["state_dict"]["model.2.cv1.conv.weight"][:, :-1]
+    torch.save(payload, path)
+    with pytest.raises(QYoloError, match=rf"^calibrated artifact {path}: tensor model\.2\.cv1\.conv\.weight has shape "
+                                         r"\[16, 31, 1, 1\] in the file but \[16, 32, 1, 1\] in the model its yaml "
+                                         r"builds; it is damaged or was edited: re-run calibration"):
+        load_calibrated(path)
