@@ -123,6 +123,16 @@ def _integer_ops(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     return True
 
 
+def _artifact_record(cfg: ExportConfig, meta: dict[str, Any]) -> dict[str, str]:
+    """The artifact a quantized graph came from (path + sha256), so a deployed model can be checked against it."""
+    path = meta.get("path") if meta.get("source_kind") == "artifact" else None
+    if cfg.profile == "fp32" or not path or not Path(path).is_file():
+        return {}
+    from calib.artifact import file_sha256
+
+    return {"qyolo.artifact": str(Path(path).resolve()), "qyolo.artifact_sha256": file_sha256(path)}
+
+
 def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, imgsz, imgsz))
@@ -181,8 +191,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
-                              placement,
-                              integer_ops, {**_source_hash(meta), **cfg.extra_metadata})
+                              placement, integer_ops, {**_artifact_record(cfg, meta), **cfg.extra_metadata})
     set_metadata(proto, metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)
@@ -200,10 +209,6 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "
              f"{sum(counts.values())} nodes) in {seconds:.1f} s")
     return out
-
-
-def _source_hash(meta: dict[str, Any]) -> dict[str, str]:
-    return {"qyolo.source_sha256": meta["source_sha256"]} if meta.get("source_sha256") else {}
 
 
 def _source_record(meta: dict[str, Any]) -> dict[str, Any]:

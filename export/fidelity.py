@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     """`python -m export.fidelity --artifact a.pt --onnx a_trt.onnx --data images/`: agreement per quantizer."""
     import json
 
+    from calib.artifact import file_sha256
     from common.atomic import check_output_file, write_json_atomic
     from common.cli import CliParser, image_size, make_config, positive_int
     from export.config import ExportConfig
@@ -140,10 +141,11 @@ def main(argv=None) -> int:
     cfg = make_config(ExportConfig, out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
                       calib_data=args.data, calib_images=args.images)
     model, meta = load_source(cfg)
-    exported_from = props.get("qyolo.source_sha256")
-    if exported_from and exported_from != meta.get("source_sha256"):
-        raise QYoloError(f"{args.onnx} was not exported from {args.artifact} (its qyolo.source_sha256 names another "
-                         "file); give the artifact it came from, or re-export it from this one")
+    exported_from = props.get("qyolo.artifact_sha256")
+    if exported_from and exported_from != file_sha256(args.artifact):
+        raise QYoloError(f"{args.onnx} was not exported from {args.artifact} (its qyolo.artifact_sha256 names "
+                         f"another file: {props.get('qyolo.artifact', '?')}); give the artifact it came from, or "
+                         "re-export it from this one")
     x = np.concatenate(list(calibration_batches(cfg, meta)))
     report = qdq_agreement(args.onnx, model, x)
     summary = {k: v for k, v in report.items() if k != "per_quantizer"}

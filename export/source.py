@@ -11,7 +11,6 @@ import numpy as np
 from torch import nn
 
 from common.errors import QYoloError
-from common.paired import sha256_of
 from common.log import get_logger
 from export.config import ExportConfig
 
@@ -41,7 +40,6 @@ def load_source(cfg: ExportConfig) -> tuple[nn.Module, dict[str, Any]]:
 
         model = load_model(path, fuse=True)
         meta = {"source": str(path), "source_kind": "weights"}
-    meta["source_sha256"] = sha256_of(path.read_bytes())  # the ONNX names the exact file it came from
     return model.eval().float().cpu(), meta
 
 

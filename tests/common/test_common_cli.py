@@ -70,6 +70,9 @@ CASES = [
     ("tools.demo", ["--threads", "-1"], "argument --threads: must be an integer >= 0, got -1"),
     ("tools.table", ["--threads", "-1"], "argument --threads: must be an integer >= 0, got -1"),
     ("tools.table", ["--imgsz", "33"], "argument --imgsz: must be a positive multiple of 32"),
+    ("eval.fidelity.__main__", ["--model", "m.onnx", "--images", "0"], "argument --images: must be a positive integer"),
+    ("eval.fidelity.__main__", ["--model", "m.onnx", "--device", "tpu"], "argument --device: 'tpu' is not supported"),
+    ("tools.fidelity_table", ["--artifacts", "a.pt", "--images", "0"], "argument --images: must be a positive integer"),
 ]
 
 

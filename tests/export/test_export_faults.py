@@ -101,9 +101,9 @@ def test_fidelity_refuses_an_onnx_of_another_artifact_and_an_empty_comparison(im
     capsys.readouterr()
     args = ["--onnx", str(onnx_a), "--data", str(images), "--images", "2"]
     assert run_cli(fidelity_main, ["--artifact", str(second), *args]) == 2
-    assert capsys.readouterr().err == (f"error: {onnx_a} was not exported from {second} (its qyolo.source_sha256 "
-                                       "names another file); give the artifact it came from, or re-export it from "
-                                       "this one\n")
+    assert capsys.readouterr().err == (f"error: {onnx_a} was not exported from {second} (its qyolo.artifact_sha256 "
+                                       f"names another file: {first.resolve()}); give the artifact it came from, or "
+                                       "re-export it from this one\n")
     assert run_cli(fidelity_main, ["--artifact", str(first), *args]) == 0
     assert json.loads(capsys.readouterr().out)["quantizers_compared"] > 50
 
