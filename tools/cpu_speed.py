@@ -4,21 +4,23 @@ input sizes, batch 1, ONNX Runtime and OpenVINO, interleaved runs; JSON + PNG + 
 Builds the models once (tools.bench_models: calibration and export chained on synthetic images), then times
 them with `eval.bench.run_benchmark`. For your own ONNX files use `python -m eval.bench --models ...`.
 """
-import argparse
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import run_cli
+from common.cli import CliParser, image_size, run_cli
 from eval.bench import run_benchmark
 from eval.bench.__main__ import add_timing_arguments
 from tools.bench_models import build_models
+from yolo.configs import SCALES
+
+ARCHS = [f"yolov5{scale}" for scale in SCALES]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cpu_speed", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--imgsz", nargs="+", type=int, default=[640, 256], help="input sizes of the models")
-    parser.add_argument("--arch", default="yolov5s", help="yolov5n/s/m/l/x")
+    parser = CliParser(prog="python -m tools.cpu_speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--imgsz", nargs="+", type=image_size, default=[640, 256], help="input sizes of the models")
+    parser.add_argument("--arch", default="yolov5s", choices=ARCHS, help="architecture of the models")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the models")
     add_timing_arguments(parser)
