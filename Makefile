@@ -5,6 +5,7 @@ PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install demo test
 
@@ -16,6 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-bench.txt
+	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tools.demo
@@ -72,7 +77,7 @@ stem_scheme = $(call _stem_word,$(1),2)
 stem_wbits = $(patsubst w%,%,$(firstword $(subst a, ,$(call _stem_word,$(1),3))))
 stem_abits = $(word 2,$(subst a, ,$(call _stem_word,$(1),3)))
 
-.PHONY: calibrate export engine bench bench-cpu-speed table docker-build docker-shell
+.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table docker-build docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
 .SECONDARY:
 
@@ -144,6 +149,28 @@ bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 # 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
 bench-cpu-speed: | $(STAMP)
 	$(PY) -m eval.bench --runs 60 --rounds 6 --out runs/bench/latency.json
+
+# The runtimes' own quantizers as anchors: ONNX Runtime quantize_static (uint8 activations, per-channel int8
+# weights, MinMax) and NNCF quantize on the same FP32 graph, Detect head in float. Timed beside the project's graphs
+# in one interleaved run (YOLOv5s at 640, random weights), then profiled per operator kind; the AP target scores
+# them on the fixture next to the project's UH graphs.
+bench-cpu-anchors: | $(BENCH_STAMP)
+	$(PY) -m eval.bench --anchors --imgsz 640 --runs 60 --rounds 6 --out runs/bench/latency_anchors.json
+	$(PY) -m eval.bench.op_profile --imgsz 640 --out runs/bench/op_profile.json
+
+$(EXPORT_DIR)/ortstatic_w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval.bench.anchors --fp32 $< --which ortstatic_w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+		--num-images $(CALIB_IMAGES) --rebuild
+
+$(EXPORT_DIR)/nncf_w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(BENCH_STAMP)
+	$(PY) -m eval.bench.anchors --fp32 $< --which nncf_w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+		--num-images $(CALIB_IMAGES) --rebuild
+
+ANCHOR_METRICS = $(foreach v,fp32 $(METHOD)_asym_w8a8_cpu ortstatic_w8a8 nncf_w8a8,$(BENCH_DIR)/metrics/ort_$(v).json) \
+	$(foreach v,fp32 $(METHOD)_asym_w8a8_cpuexact ortstatic_w8a8 nncf_w8a8,$(BENCH_DIR)/metrics/openvino_$(v).json)
+
+bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
+	$(PY) -m eval.report_bench --metrics $(ANCHOR_METRICS) --out $(BENCH_DIR)/report_anchors
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)

@@ -4,7 +4,7 @@
     records = run_benchmark(models=None, backends=("ort", "openvino"), sizes=(640, 256), threads=2)
 
 Without `models` it builds the default models (eval.bench.models: YOLOv5s, random weights, FP32 and INT8 `cpu`
-profile) for each size. Every (model, backend) pair is one configuration: each is warmed up, then the timed runs
+profile) for each size; anchors=True adds the graphs of ONNX Runtime's and NNCF's own quantizers (eval.bench.anchors). Every (model, backend) pair is one configuration: each is warmed up, then the timed runs
 are interleaved over rounds across all configurations. Writes `out` (JSON: meta + one record per backend x model
 x input size with median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it.
 """
@@ -37,7 +37,7 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
                   sizes: Sequence[int] = (640, 256), threads: int = 2, warmup: int = 10, runs: int = 50,
                   rounds: int = 5, arch: str = "yolov5s", model_root: str | Path = "runs/bench/models",
                   out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
-                  rebuild: bool = False, progress: bool = True) -> tuple[list[dict], dict]:
+                  rebuild: bool = False, progress: bool = True, anchors: bool = False) -> tuple[list[dict], dict]:
     log = get_logger()
     if runs < 1 or warmup < 0 or threads < 1:
         raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
@@ -50,7 +50,7 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
     else:
         from eval.bench.models import build_models
         for size in sizes:
-            plan += [(p, size) for p in build_models(arch, size, model_root, rebuild=rebuild)]
+            plan += [(p, size) for p in build_models(arch, size, model_root, rebuild=rebuild, anchors=anchors)]
     configs = []
     for path, size in plan:
         for kind in backends:
@@ -89,7 +89,7 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
 
 def _versions() -> dict:
     found = {}
-    for module in ("onnxruntime", "openvino"):
+    for module in ("onnxruntime", "openvino", "nncf"):
         try:
             found[module] = __import__(module).__version__
         except ImportError:

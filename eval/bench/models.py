@@ -18,7 +18,7 @@ from common.log import get_logger
 VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact", "minmax_sym_w8a8_trt")
 
 
-def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
+def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
     """Smooth random colour fields with a few bright blobs: cheaper than real images, not pure noise."""
     rng = np.random.default_rng(seed)
     batches = []
@@ -35,8 +35,20 @@ def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4, rebuild: bool = False,
-                 nc: int = 80) -> list[Path]:
-    """Export (or reuse) the default benchmark models for YOLOv5<scale> at `imgsz`; returns their paths."""
+                 nc: int = 80, anchors: bool = False) -> list[Path]:
+    """Export (or reuse) the default benchmark models for YOLOv5<scale> at `imgsz`; returns their paths.
+    anchors=True adds the runtimes' own quantizers' graphs of the FP32 one (eval.bench.anchors)."""
+    paths = _build_project_models(arch, imgsz, root, calib_images, rebuild, nc)
+    if anchors:
+        from eval.bench.anchors import build_anchors
+
+        paths += list(build_anchors(paths[0], synthetic_batches(imgsz, calib_images), paths[0].parent,
+                                    rebuild=rebuild).values())
+    return paths
+
+
+def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images: int, rebuild: bool,
+                          nc: int) -> list[Path]:
     from calib import QuantConfig, collect_and_compute, quantize_model
     from export import ExportConfig, export_model
     from yolo.configs import yolov5_cfg
@@ -55,7 +67,7 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
     model.eval()
     export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
                                      imgsz=imgsz), {"source": f"{arch} random weights"})
-    batches = _synthetic_batches(imgsz, calib_images)
+    batches = synthetic_batches(imgsz, calib_images)
     quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym"))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
