@@ -58,12 +58,15 @@ ifeq ($(origin HAVE_TRT),undefined)
 HAVE_TRT := $(shell $(PY) -c "import tensorrt" >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 endif
 
+# STEM=int8 quantizes the first conv (on the image) too: OpenVINO then runs it in int8; its own folders.
+STEM ?= float
+STEM_TAG = $(if $(filter int8,$(STEM)),-int8stem)
 MODEL := $(basename $(notdir $(WEIGHTS)))
 TAG = $(METHOD)_$(SCHEME)_w$(WBITS)a$(ABITS)
-CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
-EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
-ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)-b$(BATCH)
-BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
+CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
+EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
+ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b$(BATCH)
+BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
 ONNX = $(EXPORT_DIR)/$(TAG)_$(PROFILE).onnx
@@ -91,7 +94,8 @@ data/synthetic/annotations/instances_%.json: | $(STAMP)
 $(CALIB_DIR)/%.pt: $(WEIGHTS) $(DATA_DEPS) | $(STAMP)
 	$(PY) -m calib --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
 		--method $(call stem_method,$*) --scheme $(call stem_scheme,$*) \
-		--w-bits $(call stem_wbits,$*) --a-bits $(call stem_abits,$*) --device $(DEVICE) --out $@
+		--w-bits $(call stem_wbits,$*) --a-bits $(call stem_abits,$*) --device $(DEVICE) --out $@ \
+		$(if $(filter int8,$(STEM)),--quantize-first-conv)
 
 $(EXPORT_DIR)/fp32.onnx: $(WEIGHTS) | $(STAMP)
 	$(PY) -m export --weights $(WEIGHTS) --profile fp32 --imgsz $(IMGSZ) --dynamic-batch --out $@

@@ -4,7 +4,8 @@
     records = run_benchmark(models=None, backends=("ort", "openvino"), sizes=(640, 256), threads=2)
 
 Without `models` it builds the default models (eval.bench.models: YOLOv5s, random weights, FP32 and INT8 `cpu`
-profile) for each size; anchors=True adds the graphs of ONNX Runtime's and NNCF's own quantizers (eval.bench.anchors). Every (model, backend) pair is one configuration: each is warmed up, then the timed runs
+profile) for each size; anchors=True adds the graphs of ONNX Runtime's and NNCF's own quantizers
+(eval.bench.anchors). Every (model, backend) pair is one configuration: each is warmed up, then the timed runs
 are interleaved over rounds across all configurations. Writes `out` (JSON: meta + one record per backend x model
 x input size with median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it.
 """

@@ -44,6 +44,7 @@ class Profile:
     runs: int
     total_ms: float  # mean wall time of one profiled inference
     nodes: list[NodeTime] = field(default_factory=list)
+    precision: str = ""
 
     def by_kind(self) -> dict[str, float]:
         sums = {kind: 0.0 for kind in KINDS}
@@ -51,11 +52,18 @@ class Profile:
             sums[node.kind] += node.ms
         return sums
 
-    def to_dict(self, top: int = 15) -> dict:
+    def conv_ms(self) -> float:
+        return sum(ms for kind, ms in self.by_kind().items() if kind.startswith("conv"))
+
+    def to_dict(self, top: int = 15, baseline: "Profile | None" = None) -> dict:
         kinds = self.by_kind()
         node_sum = sum(kinds.values())
-        return {"model": self.model, "backend": self.backend, "runs": self.runs, "total_ms": round(self.total_ms, 3),
-                "nodes_ms": round(node_sum, 3),
+        ratios = {"conv_speedup_vs_fp32": round(baseline.conv_ms() / self.conv_ms(), 3) if self.conv_ms() else None,
+                  "speedup_vs_fp32": round(baseline.total_ms / self.total_ms, 3)} if baseline else {}
+        return {"model": self.model, "backend": self.backend, "precision": self.precision, "runs": self.runs,
+                "total_ms": round(self.total_ms, 3), "nodes_ms": round(node_sum, 3),
+                "conv_ms": round(self.conv_ms(), 3),
+                **ratios,
                 "kinds": {k: {"ms": round(v, 3), "share": round(v / node_sum, 4) if node_sum else 0.0}
                           for k, v in kinds.items()},
                 "top_nodes": [{"name": n.name, "op": n.op, "exec_type": n.exec_type, "kind": n.kind,
@@ -97,8 +105,15 @@ def classify(node: NodeTime, decode: set[str], detect: set[str], stem: str | Non
         return "Q/DQ (re)quantization"
     if op in ACTIVATIONS:
         return "SiLU / activation"
-    if op in ("Add", "QLinearAdd", "Eltwise", "Subgraph"):
-        return "residual Add" if op in ("Add", "QLinearAdd") else "SiLU / activation"
+    if op in ("Add", "QLinearAdd"):
+        return "residual Add"
+    if op in ("Eltwise", "Subgraph"):  # OpenVINO's fused element-wise nodes: what they do shows in their name
+        name = node.name
+        if any(word in name for word in ("Sigmoid", "/act/", "Swish", "Mul")):
+            return "SiLU / activation"
+        if "Quantize" in name:
+            return "Q/DQ (re)quantization"
+        return "residual Add" if "Add" in name else "SiLU / activation"
     if op in ("Concat", "QLinearConcat", "Concatenation"):
         return "Concat"
     if op in ("Resize", "Upsample", "Interpolate"):
@@ -213,12 +228,19 @@ def profile_openvino(path: Path, threads: int = 2, warmup: int = 5, runs: int = 
 
 def profile_model(path: str | Path, backend: str, threads: int = 2, warmup: int = 5, runs: int = 20) -> Profile:
     from common.errors import QYoloError
+    from eval.backends.ort_backend import model_info
 
-    if backend == "ort":
-        return profile_ort(Path(path), threads, warmup, runs)
-    if backend == "openvino":
-        return profile_openvino(Path(path), threads, warmup, runs)
-    raise QYoloError(f"op_profile profiles ort and openvino; got backend {backend!r}")
+    if backend not in ("ort", "openvino"):
+        raise QYoloError(f"op_profile profiles ort and openvino; got backend {backend!r}")
+    precision = model_info(Path(path))["precision"]
+    profile = (profile_ort if backend == "ort" else profile_openvino)(Path(path), threads, warmup, runs)
+    profile.precision = precision
+    return profile
+
+
+def fp32_baseline(profile: Profile, profiles: list[Profile]) -> Profile | None:
+    """The FP32 graph's profile on the same backend, if one was profiled."""
+    return next((p for p in profiles if p.backend == profile.backend and p.precision == "FP32"), None)
 
 
 def table(profiles: list[Profile]) -> str:
@@ -237,6 +259,10 @@ def table(profiles: list[Profile]) -> str:
     lines.append("-" * len(lines[0]))
     lines.append(f"{'sum of nodes':28s} " + " ".join(f"{t:>{width - 3}.2f} ms" for t in totals))
     lines.append(f"{'wall time per inference':28s} " + " ".join(f"{p.total_ms:>{width - 3}.2f} ms" for p in profiles))
+    ratios = [p.to_dict(0, fp32_baseline(p, profiles)) for p in profiles]
+    for key, label in (("conv_speedup_vs_fp32", "convolutions x FP32"), ("speedup_vs_fp32", "wall time x FP32")):
+        lines.append(f"{label:28s} " + " ".join(f"{r[key]:>{width - 1}.2f}x" if r.get(key) else f"{'-':>{width}s}"
+                                                 for r in ratios))
     return "\n".join(lines)
 
 
@@ -256,7 +282,8 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
     if out is not None:
         write_json_atomic(out, {"meta": {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs,
                                          "load_before": load, "load_after": machine_load()},
-                                "kinds": list(KINDS), "profiles": [p.to_dict() for p in profiles]})
+                                "kinds": list(KINDS),
+                                "profiles": [p.to_dict(baseline=fp32_baseline(p, profiles)) for p in profiles]})
     return profiles
 
 

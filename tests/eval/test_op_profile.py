@@ -25,6 +25,9 @@ def test_roles_of_a_hand_graph():
     ("c", "FusedConv", "", "conv float: other"),
     ("c", "QLinearSigmoid", "", "SiLU / activation"),
     ("c", "QLinearAdd", "", "residual Add"),
+    ("/m.1/act/Mul_output_0_QuantizeLinear", "Subgraph", "jit_avx512_I8", "SiLU / activation"),
+    ("/cv3/conv/input_quantizer/QuantizeLinear_1", "Subgraph", "jit_avx512_I8", "Q/DQ (re)quantization"),
+    ("/model.4/m/m.0/Add", "Eltwise", "jit_avx512_f32", "residual Add"),
     ("c", "QLinearConcat", "", "Concat"),
     ("c", "Interpolate", "ref_f32", "Resize"),
     ("c", "Pooling", "", "MaxPool"),
@@ -59,4 +62,5 @@ def test_cli_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["meta"]["runs"] == 1 and data["profiles"][0]["backend"] == "ort"
     assert set(data["profiles"][0]["kinds"]) == set(KINDS) and data["profiles"][0]["top_nodes"]
+    assert data["profiles"][0]["precision"] == "FP32" and data["profiles"][0]["speedup_vs_fp32"] == 1.0
     assert "conv float: other" in capsys.readouterr().out
