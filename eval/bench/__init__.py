@@ -18,7 +18,7 @@ import numpy as np
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.bench.report import add_speedups, plot, table, write_json
-from eval.bench.timing import Config, cpu_name, interleaved, latency_stats, machine_load
+from eval.bench.timing import CLOCKS, Config, cpu_name, interleaved, latency_stats, machine_load
 
 BACKENDS = ("ort", "openvino")
 
@@ -38,8 +38,11 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
                   sizes: Sequence[int] = (640, 256), threads: int = 2, warmup: int = 10, runs: int = 50,
                   rounds: int = 5, arch: str = "yolov5s", model_root: str | Path = "runs/bench/models",
                   out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
-                  rebuild: bool = False, progress: bool = True, anchors: bool = False) -> tuple[list[dict], dict]:
+                  rebuild: bool = False, progress: bool = True, anchors: bool = False,
+                  clock: str = "wall") -> tuple[list[dict], dict]:
     log = get_logger()
+    if clock not in CLOCKS:
+        raise QYoloError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     if runs < 1 or warmup < 0 or threads < 1:
         raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
     for kind in backends:
@@ -67,16 +70,16 @@ def run_benchmark(models: Sequence[str | Path] | None = None, backends: Sequence
                      "profile": meta.get("qyolo.profile"), "integer_ops": meta.get("qyolo.integer_ops"),
                      "imgsz": int(hw[0]), "input_shape": [1, 3, *hw], "batch": 1, "threads": threads}
             configs.append(Config(label, backend, batch))
-    meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds,
+    meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds, "clock": clock,
             "arch": arch if not models else None, "load_before": machine_load(), "started": time.ctime(),
             "versions": _versions()}
-    interleaved(configs, warmup, runs, rounds, progress)
+    interleaved(configs, warmup, runs, rounds, progress, clock)
     meta["load_after"] = machine_load()
-    records = [{**c.label, **latency_stats(c.times, 1), "warmup": warmup} for c in configs]
+    records = [{**c.label, **latency_stats(c.times, 1), "warmup": warmup, "clock": clock} for c in configs]
     add_speedups(records)
     print(table(records))
     busy = meta["load_before"].get("others_busy_fraction")
-    if busy is not None and busy > 0.15:
+    if busy is not None and busy > 0.15 and clock == "wall":
         log.warning(f"other processes used {busy:.0%} of the CPUs just before the timing: latencies are inflated "
                     f"and ratios noisy; re-run on a quiet machine for publishable figures")
     if out is not None:

@@ -26,13 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="the timed runs are interleaved in this many rounds")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the default models")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: CPU seconds per call instead of wall time (steadier on a loaded machine, 1 thread)")
     parser.add_argument("--anchors", action="store_true",
                         help="also time ONNX Runtime quantize_static's and NNCF's graphs of the default FP32 model")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/latency.json"))
     parser.add_argument("--plot", type=Path, help="PNG path (default: --out with .png)")
     args = parser.parse_args(argv)
     run_benchmark(args.models, args.backends, args.imgsz, args.threads, args.warmup, args.runs, args.rounds,
-                  args.arch, args.model_root, args.out, args.plot, args.rebuild, anchors=args.anchors)
+                  args.arch, args.model_root, args.out, args.plot, args.rebuild, anchors=args.anchors,
+                  clock=args.clock)
     return 0
 
 
