@@ -3,11 +3,11 @@ FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few syn
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
-need and ONNX Runtime runs slowly) and minmax_sym_w8a8_trt.onnx (int8 symmetric activations, the TensorRT
+need and ONNX Runtime runs slowly), minmax_sym_w8a8_trt.onnx (int8 symmetric activations, the TensorRT
 profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8) and
-minmax_asym_w8a8_int8stem_cpuexact.onnx (the first conv quantized too: OpenVINO runs it in int8, ONNX Runtime's
-uint8 kernel is slower on 3 input channels than its float one). Built once, reused while they exist
-(rebuild=True to redo).
+minmax_asym_w8a8_int8stem_cpuexact.onnx / minmax_sym_w8a8_int8stem_trt.onnx (the first conv quantized too:
+OpenVINO runs it in int8; ONNX Runtime's uint8 kernel is slower on 3 input channels than its float one).
+Built once, reused while they exist (rebuild=True to redo).
 """
 import copy
 from pathlib import Path
@@ -18,7 +18,7 @@ import torch
 from common.log import get_logger
 
 VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact", "minmax_sym_w8a8_trt",
-            "minmax_asym_w8a8_int8stem_cpuexact")
+            "minmax_asym_w8a8_int8stem_cpuexact", "minmax_sym_w8a8_int8stem_trt")
 
 
 def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -81,8 +81,9 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
     symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym"))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
     export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
-    stem = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym", skip_first_conv=False))
-    collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
-    export_model(stem, ExportConfig(out=paths[4], artifact="in-memory", profile="cpu", imgsz=imgsz,
-                                    integer_ops=False), meta)
+    for scheme, profile, out in (("asym", "cpu", paths[4]), ("sym", "trt", paths[5])):
+        stem = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme=scheme, skip_first_conv=False))
+        collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
+        export_model(stem, ExportConfig(out=out, artifact="in-memory", profile=profile, imgsz=imgsz,
+                                        integer_ops=False if profile == "cpu" else None), meta)
     return paths
