@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from common.errors import QYoloError
-from yolo.modules import C3, MODULE_REGISTRY, Bottleneck, Concat, Conv, Detect, SPPF
+from yolo.modules import C3, MODULE_REGISTRY, SPPF, Bottleneck, Concat, Conv, Detect
 
 # Types whose first two args are (c_in, c_out) and whose c_out is scaled by width_multiple.
 _CHANNEL_MODULES = (Conv, Bottleneck, C3, SPPF)

@@ -1,15 +1,15 @@
 """The runtimes' own INT8 quantizers applied to the project's FP32 graph, as benchmark anchors.
 
-- `ortstatic_w8a8.onnx`: ONNX Runtime `quantize_static` (QDQ format, uint8 activations, per-channel int8 weights,
+- `ortstatic-w8a8.onnx`: ONNX Runtime `quantize_static` (QDQ format, uint8 activations, per-channel int8 weights,
   MinMax calibration, after ONNX Runtime's recommended `quant_pre_process`).
-- `nncf_w8a8.onnx`: OpenVINO's NNCF `quantize` (its ONNX backend, default performance preset) on the same file.
+- `nncf-w8a8.onnx`: OpenVINO's NNCF `quantize` (its ONNX backend, default performance preset) on the same file.
 
 Both leave the Detect head in float: its output convs and the decode after them (found by structure, from the
 graph output back to the first convolutions met). Quantizing the decode puts pixel boxes and probabilities on one
 uint8 grid and drops AP to zero. Calibration batches are float32 NCHW in [0, 1], as the eval backends feed them.
 
     from eval.bench.anchors import build_anchors
-    paths = build_anchors("fp32.onnx", batches, out_dir)   # {"ortstatic_w8a8": Path, "nncf_w8a8": Path}
+    paths = build_anchors("fp32.onnx", batches, out_dir)   # {"ortstatic-w8a8": Path, "nncf-w8a8": Path}
 
 NNCF is a benchmark-only dependency (requirements-bench.txt); without it the NNCF anchor is skipped with a warning.
 """
@@ -25,8 +25,8 @@ from common.errors import QYoloError
 from common.log import get_logger
 from common.onnx_file import load_onnx
 
-ANCHORS = ("ortstatic_w8a8", "nncf_w8a8")
-PRECISIONS = {"ortstatic_w8a8": "INT8 ORT quantize_static", "nncf_w8a8": "INT8 NNCF"}
+ANCHORS = ("ortstatic-w8a8", "nncf-w8a8")
+PRECISIONS = {"ortstatic-w8a8": "INT8 ORT quantize_static", "nncf-w8a8": "INT8 NNCF"}
 CONV_OPS = ("Conv", "QLinearConv", "ConvInteger")
 
 
@@ -90,7 +90,7 @@ def ort_quantize_static(fp32: Path, out: Path, batches: Sequence[np.ndarray]) ->
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=detect_head_nodes(model))
         with atomic_path(out) as target:
-            onnx.save(label_anchor(load_onnx(quantized), "ortstatic_w8a8"), str(target))
+            onnx.save(label_anchor(load_onnx(quantized), "ortstatic-w8a8"), str(target))
     return out
 
 
@@ -110,7 +110,7 @@ def nncf_quantize(fp32: Path, out: Path, batches: Sequence[np.ndarray]) -> Path:
     quantized = nncf.quantize(model, dataset, subset_size=sum(len(b) for b in items),
                               ignored_scope=nncf.IgnoredScope(names=detect_head_nodes(model)))
     with atomic_path(out) as target:
-        onnx.save(label_anchor(quantized, "nncf_w8a8"), str(target))
+        onnx.save(label_anchor(quantized, "nncf-w8a8"), str(target))
     return out
 
 
@@ -127,14 +127,14 @@ def build_anchors(fp32: str | Path, batches: Sequence[np.ndarray], out_dir: str 
         if out.is_file() and not rebuild:
             made[name] = out
             continue
-        if name == "nncf_w8a8":
+        if name == "nncf-w8a8":
             try:
                 import nncf  # noqa: F401
             except ImportError:
                 log.warning("nncf is not installed: no NNCF anchor (pip install -r requirements-bench.txt)")
                 continue
         log.info(f"anchor {name}: quantizing {fp32} on {sum(len(b) for b in batches)} images")
-        (ort_quantize_static if name == "ortstatic_w8a8" else nncf_quantize)(fp32, out, batches)
+        (ort_quantize_static if name == "ortstatic-w8a8" else nncf_quantize)(fp32, out, batches)
         made[name] = out
     return made
 

@@ -1,7 +1,7 @@
 """Per-operator CPU profile: where an ONNX graph's time goes on ONNX Runtime and OpenVINO, grouped by op kind.
 
     python -m eval.bench.op_profile --models fp32.onnx uh_asym_w8a8_cpu.onnx --backends ort openvino
-    python -m eval.bench.op_profile            # YOLOv5s at 640 (random weights): the bench models + the anchors
+    python -m tools.cpu_speed --anchors --imgsz 640 --op-profile runs/bench/op_profile.json   # YOLOv5s + anchors
 
 ONNX Runtime: its profiler (per-kernel times of the optimized graph). OpenVINO: the performance counters of the
 compiled graph (per fused runtime node; SiLU, Add or a re-quantization fused into a convolution is counted as
@@ -272,7 +272,7 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
     from tqdm import tqdm
 
     from common.atomic import write_json_atomic
-    from eval.bench.timing import cpu_name, machine_load
+    from common.latency import cpu_name, machine_load
 
     pairs = [(Path(m), b) for m in models for b in backends]
     load = machine_load()
@@ -290,24 +290,15 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
 def main(argv=None) -> int:
     import argparse
 
-    from eval.bench.models import build_models
-
     parser = argparse.ArgumentParser(prog="python -m eval.bench.op_profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", type=Path,
-                        help="ONNX files (default: the YOLOv5s benchmark models at --imgsz and the anchors)")
+    parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to profile")
     parser.add_argument("--backends", nargs="+", default=["ort", "openvino"], choices=["ort", "openvino"])
-    parser.add_argument("--imgsz", type=int, default=640, help="input size of the default models")
-    parser.add_argument("--arch", default="yolov5s")
-    parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20, help="profiled inferences per graph and backend")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/op_profile.json"))
     args = parser.parse_args(argv)
-    models = args.models
-    if not models:
-        models = build_models(args.arch, args.imgsz, args.model_root, anchors=True)
-    run_profiles(models, args.backends, args.threads, args.warmup, args.runs, args.out)
+    run_profiles(args.models, args.backends, args.threads, args.warmup, args.runs, args.out)
     return 0
 
 

@@ -69,17 +69,17 @@ def _batches():
 def test_ort_quantize_static_anchor_keeps_the_head_float(tmp_path):
     import onnxruntime as ort
 
-    made = build_anchors(exported("fp32"), _batches(), tmp_path, which=["ortstatic_w8a8"])
-    _float_head_check(made["ortstatic_w8a8"], "INT8 ORT quantize_static")
-    session = ort.InferenceSession(str(made["ortstatic_w8a8"]), providers=["CPUExecutionProvider"])
+    made = build_anchors(exported("fp32"), _batches(), tmp_path, which=["ortstatic-w8a8"])
+    _float_head_check(made["ortstatic-w8a8"], "INT8 ORT quantize_static")
+    session = ort.InferenceSession(str(made["ortstatic-w8a8"]), providers=["CPUExecutionProvider"])
     out = session.run(None, {session.get_inputs()[0].name: _batches()[0]})[0]
     assert out.shape[0] == 1 and out.shape[2] == 13 and np.isfinite(out).all()
 
 
 def test_nncf_anchor_keeps_the_head_float(tmp_path):
     pytest.importorskip("nncf", reason="nncf is a benchmark-only extra (pip install -r requirements-bench.txt)")
-    made = build_anchors(exported("fp32"), _batches(), tmp_path, which=["nncf_w8a8"])
-    _float_head_check(made["nncf_w8a8"], "INT8 NNCF")
+    made = build_anchors(exported("fp32"), _batches(), tmp_path, which=["nncf-w8a8"])
+    _float_head_check(made["nncf-w8a8"], "INT8 NNCF")
 
 
 def test_unknown_anchor(tmp_path):

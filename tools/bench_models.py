@@ -1,11 +1,12 @@
-"""The default benchmark models: a YOLOv5 architecture (random weights: latency does not depend on the values) as
-FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+"""The default CPU benchmark models (`python -m tools.cpu_speed`): a YOLOv5 architecture (random weights: latency
+does not depend on the values) as FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few
+synthetic images.
 
-Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
-kernels), minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
-need and ONNX Runtime runs slowly), minmax_sym_w8a8_trt.onnx (int8 symmetric activations, the TensorRT
+Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
+kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
+need and ONNX Runtime runs slowly), minmax-sym-w8a8-trt.onnx (int8 symmetric activations, the TensorRT
 profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8) and
-minmax_asym_w8a8_int8stem_cpuexact.onnx / minmax_sym_w8a8_int8stem_trt.onnx (the first conv quantized too:
+minmax-asym-w8a8-int8stem-cpuexact.onnx / minmax-sym-w8a8-int8stem-trt.onnx (the first conv quantized too:
 OpenVINO runs it in int8; ONNX Runtime's uint8 kernel is slower on 3 input channels than its float one).
 Built once, reused while they exist (rebuild=True to redo).
 """
@@ -17,8 +18,8 @@ import torch
 
 from common.log import get_logger
 
-VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact", "minmax_sym_w8a8_trt",
-            "minmax_asym_w8a8_int8stem_cpuexact", "minmax_sym_w8a8_int8stem_trt")
+VARIANTS = ("fp32", "minmax-asym-w8a8-cpu", "minmax-asym-w8a8-cpuexact", "minmax-sym-w8a8-trt",
+            "minmax-asym-w8a8-int8stem-cpuexact", "minmax-sym-w8a8-int8stem-trt")
 
 
 def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -74,16 +75,16 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
     quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym"))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
-    export_model(quantized, ExportConfig(out=paths[1], artifact="in-memory", profile="cpu", imgsz=imgsz), meta,
+    export_model(quantized, ExportConfig(out=paths[1], profile="cpu", imgsz=imgsz), meta,
                  batches)
-    export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
+    export_model(quantized, ExportConfig(out=paths[2], profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
     symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym"))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
-    export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
+    export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
     for scheme, profile, out in (("asym", "cpu", paths[4]), ("sym", "trt", paths[5])):
         stem = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme=scheme, skip_first_conv=False))
         collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
-        export_model(stem, ExportConfig(out=out, artifact="in-memory", profile=profile, imgsz=imgsz,
+        export_model(stem, ExportConfig(out=out, profile=profile, imgsz=imgsz,
                                         integer_ops=False if profile == "cpu" else None), meta)
     return paths
