@@ -23,12 +23,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--arch", default="yolov5s", choices=ARCHS, help="architecture of the models")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the models")
+    parser.add_argument("--anchors", action="store_true",
+                        help="also time ONNX Runtime quantize_static's and NNCF's graphs of the FP32 model")
+    parser.add_argument("--op-profile", type=Path,
+                        help="then write the per-operator profile of the same models here (eval.bench.op_profile)")
     add_timing_arguments(parser)
     args = parser.parse_args(argv)
     models = [(path, size) for size in args.imgsz
-              for path in build_models(args.arch, size, args.model_root, rebuild=args.rebuild)]
+              for path in build_models(args.arch, size, args.model_root, rebuild=args.rebuild, anchors=args.anchors)]
     run_benchmark(models, args.backends, args.threads, args.warmup, args.runs, args.rounds, args.arch, args.out,
-                  args.plot)
+                  args.plot, clock=args.clock)
+    if args.op_profile:
+        from eval.bench.op_profile import run_profiles
+
+        run_profiles([path for path, _ in models], args.backends, args.threads, out=args.op_profile)
     return 0
 
 

@@ -23,6 +23,8 @@ def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the timed runs are interleaved in this many rounds")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/latency.json"))
     parser.add_argument("--plot", type=Path, help="PNG path (default: --out with .png)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: CPU seconds per call instead of wall time (steadier on a loaded machine, 1 thread)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot:
         check_output_file(args.plot, "--plot")
     run_benchmark(args.models, args.backends, args.threads, args.warmup, args.runs, args.rounds, None, args.out,
-                  args.plot)
+                  args.plot, clock=args.clock)
     return 0
 
 
