@@ -148,9 +148,9 @@ def image_batches(source: str | Path, imgsz: int, num_images: int, batch: int = 
 
 
 def main(argv=None) -> int:
-    import argparse
+    from common.cli import CliParser
 
-    parser = argparse.ArgumentParser(prog="python -m eval.bench.anchors",
+    parser = CliParser(prog="python -m eval.bench.anchors",
                                      description="Quantize an FP32 ONNX graph with ONNX Runtime's quantize_static "
                                                  "and NNCF (Detect head in float), for the benchmark's anchors.")
     parser.add_argument("--fp32", type=Path, required=True, help="FP32 ONNX graph (python -m export --profile fp32)")

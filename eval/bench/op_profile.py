@@ -288,9 +288,9 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
 
 
 def main(argv=None) -> int:
-    import argparse
+    from common.cli import CliParser
 
-    parser = argparse.ArgumentParser(prog="python -m eval.bench.op_profile", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m eval.bench.op_profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to profile")
     parser.add_argument("--backends", nargs="+", default=["ort", "openvino"], choices=["ort", "openvino"])
     parser.add_argument("--threads", type=int, default=2)

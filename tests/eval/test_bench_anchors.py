@@ -3,10 +3,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from onnx_backend_models import IMGSZ, exported
 
 from common.errors import QYoloError
 from eval.bench.anchors import build_anchors, detect_head_nodes
-from onnx_backend_models import IMGSZ, exported
 
 
 def _graph(nodes, inits=()):

@@ -2,10 +2,10 @@
 import json
 
 import pytest
+from onnx_backend_models import exported
 
 from common.cli import run_cli
 from eval.bench.op_profile import KINDS, NodeTime, _graph_roles, classify, main, profile_model
-from onnx_backend_models import exported
 
 
 def test_roles_of_a_hand_graph():
