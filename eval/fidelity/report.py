@@ -24,7 +24,7 @@ def format_reports(reports: Sequence[dict]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     for report in reports:
         for reason in report.get("reasons", []):
-            lines.append(f"  {report.get('verdict', '?')}: {Path(str(report.get('model', '?'))).name}: {reason}")
+            lines.append(f"  {Path(str(report.get('model', '?'))).name}: {reason}")
     if reports and "figures" in reports[0] and reports[0]["figures"]:
         lines.append(f"({reports[0]['figures']['images']} images, deployed model vs its calibrated artifact in "
                      f"PyTorch)")
