@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import torch
 
 from common.errors import QYoloError
 from eval.backends.base import create_backend
@@ -20,14 +19,6 @@ from eval.fidelity.source import NOT_QUANTIZED, find_artifact
 
 IMGSZ = 128
 pytestmark = pytest.mark.slow  # calibrates and exports four graphs (about a minute on 2 cores)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @functools.lru_cache(maxsize=None)
