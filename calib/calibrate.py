@@ -167,6 +167,11 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
+    if not config.quantize_head:  # the float head is the model family's own head classes
+        from yolo.family import family_of_model
+
+        head = family_of_model(model).float_head_classes
+        quant_configs = [dataclasses.replace(q, float_head_classes=head) for q in quant_configs]
     quantize_model(model, quant_configs[0])
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
     log.info(f"calibrating {config.weights} with {config.method}/{config.scheme} on {len(paths)} images of "
