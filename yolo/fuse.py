@@ -13,7 +13,7 @@ def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A new Conv2d computing bn(conv(x)) in eval mode, in float64 for the folding arithmetic."""
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                       conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
-    fused = fused.to(conv.weight.device)
+    fused = fused.to(conv.weight.device, conv.weight.dtype)
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
     w = conv.weight.double() * scale.view(-1, 1, 1, 1)
     b = conv.bias.double() if conv.bias is not None else torch.zeros_like(bn.running_mean, dtype=torch.float64)
