@@ -79,7 +79,9 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict]:
         described = describe_model(stem)
         if described["precision"] == stem and data.get("precision"):  # a stem we cannot read: trust eval's label
             described["precision"] = str(data["precision"])
-        rows.append({"backend": backend, **described, **{key: _percent(metrics[key]) for key in AP_KEYS}})
+        fidelity = data.get("fidelity") if isinstance(data.get("fidelity"), dict) else {}
+        rows.append({"backend": backend, **described, **{key: _percent(metrics[key]) for key in AP_KEYS},
+                     "fidelity": fidelity.get("verdict"), "fidelity_reasons": fidelity.get("reasons", [])})
     return _sorted(rows)
 
 
@@ -164,12 +166,20 @@ def render_markdown(report: dict) -> str:
         threads = ", ".join(map(str, meta["cpu_threads"])) or "default"
         lines.append(f"- CPU: {meta['cpu']}, threads {threads}, batch {', '.join(map(str, meta['cpu_batches']))}")
     lines += ["", "## Accuracy (COCO AP, %)", "",
-              "| Backend | Model | Precision | " + " | ".join(AP_KEYS) + " | ΔAP vs float |",
-              "|---|---|---|" + "---:|" * (len(AP_KEYS) + 1)]
+              "| Backend | Model | Precision | " + " | ".join(AP_KEYS) + " | ΔAP vs float | Fidelity |",
+              "|---|---|---|" + "---:|" * (len(AP_KEYS) + 1) + "---|"]
+    failed = []
     for row in report["accuracy"]:
         cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"]]
-        cells += [_fmt(row[key]) for key in AP_KEYS] + [_fmt(row["dAP"], signed=True)]
+        verdict = row.get("fidelity")
+        cells += [_fmt(row[key]) for key in AP_KEYS] + [_fmt(row["dAP"], signed=True),
+                                                        f"**{verdict.upper()}**" if verdict == "fail" else verdict or "–"]
         lines.append("| " + " | ".join(cells) + " |")
+        if verdict in ("fail", "warn"):
+            failed.append(f"- {verdict.upper()}: {cells[0]} {row['model']}: {'; '.join(row.get('fidelity_reasons', []))}")
+    if failed:
+        lines += ["", "Fidelity (deployed model vs its calibrated artifact, python -m eval.fidelity): a FAIL row's AP "
+                      "is the runtime's error, not the quantization's.", *failed]
     lines += ["", "## Latency (per batch; GPU: CUDA events, no host copies; CPU: wall clock)", "",
               "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s | trtexec median ms |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]

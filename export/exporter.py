@@ -134,6 +134,16 @@ def _integer_ops(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     return True
 
 
+def _artifact_record(cfg: ExportConfig, meta: dict[str, Any]) -> dict[str, str]:
+    """The artifact a quantized graph came from (path + sha256), so a deployed model can be checked against it."""
+    path = meta.get("path") if meta.get("source_kind") == "artifact" else None
+    if cfg.profile == "fp32" or not path or not Path(path).is_file():
+        return {}
+    from calib.artifact import file_sha256
+
+    return {"qyolo.artifact": str(Path(path).resolve()), "qyolo.artifact_sha256": file_sha256(path)}
+
+
 def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, imgsz, imgsz))
@@ -192,8 +202,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
-                              placement,
-                              integer_ops, cfg.extra_metadata)
+                              placement, integer_ops, {**_artifact_record(cfg, meta), **cfg.extra_metadata})
     set_metadata(proto, metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)

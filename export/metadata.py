@@ -10,6 +10,8 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
   qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
   qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8),
   qyolo.placement (on | off), qyolo.integer_ops (on | off)
+  qyolo.artifact, qyolo.artifact_sha256: the calibrated artifact a quantized graph was exported from (absolute
+      path, content hash), read by the deployment fidelity check (eval.fidelity)
 """
 import json
 import platform

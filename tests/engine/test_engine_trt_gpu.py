@@ -111,3 +111,12 @@ def test_engine_from_another_tensorrt_version_is_refused(pipeline, tmp_path):
     Path(str(engine) + ".json").write_text(json.dumps(sidecar))
     with pytest.raises(QYoloError, match="built by TensorRT 9.0.0.*Rebuild"):
         TrtRunner(engine)
+
+
+def test_int8_engine_passes_the_fidelity_check(pipeline):
+    """`python -m eval --backend tensorrt` checks the engine against its calibrated artifact (found through the
+    engine sidecar's source ONNX) before scoring it; TensorRT computes the artifact's numbers."""
+    record = json.loads(pipeline["metrics"]["tensorrt_uh_sym_w8a8_trt"].read_text())
+    assert record["fidelity"]["verdict"] == "pass", record["fidelity"]
+    fp16 = json.loads(pipeline["metrics"]["tensorrt_fp16"].read_text())
+    assert "fidelity" not in fp16  # a float engine has no artifact to compare with
