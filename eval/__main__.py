@@ -8,9 +8,9 @@ from pathlib import Path
 
 from common.atomic import write_text_atomic
 from common.cli import run_cli
-from eval.evaluate import EvalConfig, evaluate, output_paths
 from eval.fidelity.report import summary_line
 from eval.report import format_markdown, format_table
+from eval.stage import EvalConfig, evaluate, output_paths
 
 
 def main(argv=None) -> int:

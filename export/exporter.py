@@ -19,20 +19,16 @@ from torch import nn
 from common.atomic import write_bytes_atomic, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import sidecar_path, versions
 from export.cleanup import cleanup_graph, finalize, op_counts
 from export.config import ExportConfig
 from export.integer_ops import complete_integer_ops
-from export.metadata import build_metadata, set_metadata, versions
+from export.metadata import build_metadata, set_metadata
 from export.placement import apply_placement, find_quantizers
 from export.qdq import QDQMaker
 from export.torch_export import OUTPUT_NAME, export_torch
 
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
-
-
-def sidecar_path(onnx_path: str | Path) -> Path:
-    onnx_path = Path(onnx_path)
-    return onnx_path.with_name(onnx_path.name + ".json")
 
 
 def _check_writable(out: Path) -> None:
@@ -50,10 +46,8 @@ def _check_writable(out: Path) -> None:
 
 def quant_summary(model: nn.Module) -> dict[str, Any]:
     """Bits and scheme of the model's quantizers (empty dict when it has none)."""
-    try:
-        from calib.modes import quantizers
-    except ImportError:
-        return {}
+    from calib.modes import quantizers
+
     found = list(quantizers(model))
     if not found:
         return {}
@@ -139,7 +133,7 @@ def _artifact_record(cfg: ExportConfig, meta: dict[str, Any]) -> dict[str, str]:
     path = meta.get("path") if meta.get("source_kind") == "artifact" else None
     if cfg.profile == "fp32" or not path or not Path(path).is_file():
         return {}
-    from calib.artifact import file_sha256
+    from common.provenance import file_sha256
 
     return {"qyolo.artifact": str(Path(path).resolve()), "qyolo.artifact_sha256": file_sha256(path)}
 
@@ -195,8 +189,11 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     if integer_ops:
         if calib_batches is None:
             from export.source import calibration_batches
-            calib_batches = calibration_batches(cfg, meta)
-        method = quant.get("method") or meta.get("method") or "uh"
+            calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
+        method = quant["method"]
+        if method is None:
+            raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
+                             "take their ranges with one: export with --no-integer-ops")
         report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
                                                      method=method).to_dict()
     proto = _to_proto(graph, cfg.opset)
@@ -213,7 +210,8 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     counts = op_counts(gs.import_onnx(proto))
     sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
                "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
-               "passes": report, "seconds": round(seconds, 2), "versions": versions()}
+               "passes": report, "seconds": round(seconds, 2),
+               "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
     write_json_atomic(sidecar_path(out), sidecar)
     log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "
@@ -225,6 +223,9 @@ def export_onnx(cfg: ExportConfig) -> Path:
     """The export stage's public function: load cfg.artifact or cfg.weights and export it; returns the path."""
     from export.source import load_source
 
+    if cfg.artifact is None and cfg.weights is None:
+        raise QYoloError("give --artifact (a calibrated artifact, for trt/cpu) or --weights (an FP32 checkpoint, "
+                         "for fp32)")
     _check_writable(Path(cfg.out))
-    model, meta = load_source(cfg)
+    model, meta = load_source(cfg.artifact, cfg.weights)
     return export_model(model, cfg, meta)

@@ -57,72 +57,74 @@ def _export(artifact: Path, profile: str, integer_ops, imgsz: int, out: Path) ->
     return out
 
 
+class _Rows:
+    """Rows by key, saved after every change (a rerun keeps the finished AP runs); remembers which were used."""
+
+    def __init__(self, path: Path):
+        self.path, self.visited = path, []
+        self.rows: dict = json.loads(path.read_text()) if path.is_file() else {}
+
+    def has(self, key: str) -> bool:
+        return key in self.rows
+
+    def put(self, key: str, row: dict) -> dict:
+        self.rows[key] = row
+        return self.get(key)
+
+    def get(self, key: str) -> dict:
+        self.visited.append(key)
+        return self.rows[key]
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.rows)
+
+
 def run(artifacts: list[Path], data: str, out: Path, images: int, perturb: list[float],
         max_images: int | None, perturb_indices: list[int | None] = (None,)) -> list[dict]:
     log = get_logger()
-    rows_path = out / "rows.json"
-    rows: dict = json.loads(rows_path.read_text()) if rows_path.is_file() else {}
-    save = lambda: write_json_atomic(rows_path, rows)
-    visited: list[str] = []
+    rows = _Rows(out / "rows.json")
 
-    def _row(key: str, make) -> dict:
-        if key not in rows:
-            rows[key] = make()
-        visited.append(key)
-        return rows[key]
+    def measured(key: str, graph: Path, backend: str, artifact: Path, labels: dict, reference: dict,
+                 imgsz: int) -> None:
+        row = rows.get(key) if rows.has(key) else rows.put(key, {
+            **labels, "AP": _ap(graph, backend, data, imgsz, out / "metrics" / f"{graph.stem}-{backend}.json",
+                                max_images)})
+        row.update(AP_change=round(row["AP"] - reference["AP"], 4), graph_path=str(graph))
+        report = _fidelity(graph, backend, artifact, images)  # seconds: redone so verdicts follow the thresholds
+        row.update(verdict=report["verdict"], figures=report["figures"], reasons=report["reasons"])
+        rows.save()
 
     for artifact in artifacts:
         info = _artifact_info(artifact)
-        bits = f"W{info['w_bits']}A{info['a_bits']}"
-        reference = _row(f"{artifact.stem}|torch", lambda: {
-            "artifact": artifact.stem, "bits": bits, "graph": "fake-quant", "backend": "torch",
+        labels = {"artifact": artifact.stem, "bits": f"W{info['w_bits']}A{info['a_bits']}"}
+        key = f"{artifact.stem}|torch"
+        reference = rows.get(key) if rows.has(key) else rows.put(key, {
+            **labels, "graph": "fake-quant", "backend": "torch",
             "AP": _ap(artifact, "torch", data, info["imgsz"], out / "metrics" / f"{artifact.stem}-torch.json",
                       max_images)})
-        save()
+        rows.save()
         for name, profile, integer_ops in GRAPHS[info["scheme"]]:
-            graph = _export(artifact, profile, integer_ops, info["imgsz"], out / "onnx" / f"{artifact.stem}_{name}.onnx")
+            graph = _export(artifact, profile, integer_ops, info["imgsz"],
+                            out / "onnx" / f"{artifact.stem}_{name}.onnx")
             for backend in BACKENDS:
                 log.info(f"{artifact.stem} {name} on {backend}")
-                row = _row(f"{artifact.stem}|{name}|{backend}", lambda: _measure(
-                    graph, backend, artifact, images, data, info["imgsz"], out, max_images,
-                    {"artifact": artifact.stem, "bits": bits, "graph": name, "backend": backend}))
-                row["AP_change"], row["graph_path"] = round(row["AP"] - reference["AP"], 4), str(graph)
-                _check(row, artifact, images)
-                save()
-        if perturb and info["scheme"] == "asym" and info["a_bits"] == 8:
-            from eval.fidelity.perturb import scale_activation
+                measured(f"{artifact.stem}|{name}|{backend}", graph, backend, artifact,
+                         {**labels, "graph": name, "backend": backend}, reference, info["imgsz"])
+        if not perturb or info["scheme"] != "asym" or info["a_bits"] != 8:
+            continue
+        from eval.fidelity.perturb import scale_activation
 
-            base = out / "onnx" / f"{artifact.stem}_cpuexact.onnx"
-            for index in perturb_indices:
-                where = "middle" if index is None else f"#{index}"
-                for factor in perturb:
-                    tag = f"dq{'' if index is None else index}-x{factor:g}"
-                    broken = out / "onnx" / f"{artifact.stem}_cpuexact_{tag}.onnx"
-                    if not broken.is_file():
-                        scale_activation(base, broken, factor, index)
-                    key = f"{artifact.stem}|perturb x{factor:g}|ort" if index is None else \
-                        f"{artifact.stem}|perturb {where} x{factor:g}|ort"
-                    row = _row(key, lambda: _measure(
-                        broken, "ort", artifact, images, data, info["imgsz"], out, max_images,
-                        {"artifact": artifact.stem, "bits": bits,
-                         "graph": f"cpuexact, {where} activation DQ scale x{factor:g}", "backend": "ort"}))
-                    row["AP_change"], row["graph_path"] = round(row["AP"] - reference["AP"], 4), str(broken)
-                    _check(row, artifact, images)
-                    save()
-    return [rows[key] for key in visited]
-
-
-def _measure(graph: Path, backend: str, artifact: Path, images: int, data: str, imgsz: int, out: Path,
-             max_images: int | None, labels: dict) -> dict:
-    ap = _ap(graph, backend, data, imgsz, out / "metrics" / f"{graph.stem}-{backend}.json", max_images)
-    return {**labels, "graph_path": str(graph), "AP": ap}
-
-
-def _check(row: dict, artifact: Path, images: int) -> None:
-    """The fidelity check is cheap (seconds) next to the AP run: redone on every run, so the verdicts always
-    follow the current thresholds while the AP of finished rows is kept."""
-    report = _fidelity(Path(row["graph_path"]), row["backend"], artifact, images)
-    row.update(verdict=report["verdict"], figures=report["figures"], reasons=report["reasons"])
+        base = out / "onnx" / f"{artifact.stem}_cpuexact.onnx"
+        for index in perturb_indices:
+            where = "middle" if index is None else f"#{index}"
+            for factor in perturb:
+                broken = out / "onnx" / f"{artifact.stem}_cpuexact_dq{'' if index is None else index}-x{factor:g}.onnx"
+                if not broken.is_file():
+                    scale_activation(base, broken, factor, index)
+                key = f"{artifact.stem}|perturb {'' if index is None else where + ' '}x{factor:g}|ort"
+                measured(key, broken, "ort", artifact, {**labels, "backend": "ort",
+                         "graph": f"cpuexact, {where} activation DQ scale x{factor:g}"}, reference, info["imgsz"])
+    return [rows.rows[key] for key in dict.fromkeys(rows.visited)]
 
 
 def to_markdown(rows: list[dict]) -> str:
@@ -145,6 +147,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from eval.fidelity.compare import Thresholds
 
     colors = {"pass": "tab:green", "warn": "tab:orange", "fail": "tab:red"}

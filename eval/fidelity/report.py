@@ -7,7 +7,10 @@ COLUMNS = ("model", "backend", "verdict", "F1@0.25", "IoU p05", "box p95 px", "s
 
 def _row(report: dict) -> list[str]:
     figures = report.get("figures") or {}
-    cell = lambda key, fmt: fmt.format(figures[key]) if key in figures else "-"
+
+    def cell(key: str, fmt: str) -> str:
+        return fmt.format(figures[key]) if key in figures else "-"
+
     return [Path(str(report.get("model", "?"))).name, str(report.get("backend", "?")),
             str(report.get("verdict", "?")).upper(), cell("f1", "{:.3f}"), cell("box_iou_p05", "{:.3f}"),
             cell("box_px_p95", "{:.2f}"), cell("score_p95", "{:.3f}"), cell("count_ratio", "{:.2f}")]

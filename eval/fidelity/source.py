@@ -73,7 +73,7 @@ def find_artifact(model_path: str | Path) -> tuple[Path | None, str]:
     A recorded sha256 that no longer matches the file means the artifact was recalibrated after the export:
     comparing against it would judge the wrong model, so that is reported instead.
     """
-    from calib.artifact import file_sha256
+    from common.provenance import file_sha256
 
     path = Path(model_path)
     artifact, sha, status = _from_engine(path) if path.suffix in (".engine", ".plan") else _from_onnx(path)

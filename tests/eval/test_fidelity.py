@@ -41,11 +41,12 @@ def workspace() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def artifact(scheme: str) -> Path:
-    from calib import CalibConfig, calibrate
+    from calib import CalibConfig, QuantConfig, calibrate
 
     root = workspace()
-    return calibrate(CalibConfig(data=root / "data" / "calib", num_images=8, imgsz=IMGSZ, scheme=scheme,
-                                 out=root / f"uh-{scheme}-w8a8.pt", threads=1, batch_size=8, progress=False))
+    return calibrate(CalibConfig(quant=QuantConfig(method="uh", scheme=scheme), data=root / "data" / "calib",
+                                 num_images=8, imgsz=IMGSZ, out=root / f"uh-{scheme}-w8a8.pt", threads=1,
+                                 batch_size=8, progress=False))
 
 
 @functools.lru_cache(maxsize=None)
@@ -188,8 +189,8 @@ def test_eval_records_the_verdict_and_warns_loudly_on_failure(tmp_path, capsys):
 
 
 def test_cli_exit_codes(tmp_path, capsys):
-    from eval.fidelity.__main__ import main
     from common.cli import run_cli
+    from eval.fidelity.__main__ import main
 
     out = tmp_path / "report.json"
     assert run_cli(main, ["--model", str(graph("cpuexact")), "--images", "4", "--no-progress", "--out", str(out)]) == 0

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from onnx_backend_models import IMGSZ, exported
 
 from common.errors import QYoloError
 from eval.backends.base import Backend, create_backend
-from onnx_backend_models import IMGSZ, exported
 
 X = np.random.default_rng(0).random((3, 3, IMGSZ, IMGSZ), dtype=np.float32)
 

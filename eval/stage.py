@@ -135,7 +135,8 @@ def evaluate(cfg: EvalConfig) -> dict:
     metrics_path, detections_path = output_paths(cfg.out)
     metrics = score_detections(dataset.coco, results, scored, detections_path)
     metrics.update({
-        "model": str(cfg.model), "backend": backend.name, "precision": backend.precision, "imgsz": cfg.imgsz,
+        "model": str(cfg.model), "backend": backend.name, "precision": backend.precision,
+        "quantization": backend.quantization, "imgsz": cfg.imgsz,
         "data": str(cfg.data), "num_images": len(scored), "skipped_images": skipped,
         "num_detections": len(results), "seconds": round(time.perf_counter() - t0, 2),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
