@@ -152,7 +152,7 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
-    if not config.quantize_head:  # the float head is the model family's own head classes
+    if config.quant.float_head_classes == QuantConfig.float_head_classes:  # default rule: the family's own head
         from yolo.family import family_of_model
 
         head = family_of_model(model).float_head_classes
