@@ -5,6 +5,7 @@ PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
 .PHONY: install demo test test-fast lint lock
@@ -18,6 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-bench.txt
+	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tools.demo
@@ -72,21 +77,24 @@ ifeq ($(origin HAVE_TRT),undefined)
 HAVE_TRT := $(shell $(PY) -c "import tensorrt" >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 endif
 
+# STEM=int8 quantizes the first conv (on the image) too: OpenVINO then runs it in int8; its own folders.
+STEM ?= float
+STEM_TAG = $(if $(filter int8,$(STEM)),-int8stem)
 # File names, one convention for every artifact: <method>-<scheme>-w<W>a<A>[-<profile>]. The names are labels only:
 # what a file holds is read from its metadata and sidecar, never parsed back out of the name.
 MODEL := $(basename $(notdir $(WEIGHTS)))
 TAG = $(METHOD)-$(SCHEME)-w$(WBITS)a$(ABITS)
-CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
-EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
-ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)-b$(BATCH)
-BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
+CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
+EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
+ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b$(BATCH)
+BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
 ONNX = $(EXPORT_DIR)/$(TAG)-$(PROFILE).onnx
 # TensorRT runs symmetric int8 only: the engine always comes from the symmetric calibration.
 ENGINE = $(ENGINE_DIR)/$(METHOD)-sym-w$(WBITS)a$(ABITS)-trt.engine
 
-.PHONY: calibrate export engine bench bench-cpu-speed table docker-build docker-shell
+.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table docker-build docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
 .SECONDARY:
 
@@ -102,7 +110,8 @@ CALIB_SETTINGS = $(foreach scheme,sym asym,$(foreach bits,$(sort $(WBITS):$(ABIT
 define CALIB_RULE
 $(CALIB_DIR)/$(METHOD)-$(1)-w$(2)a$(3).pt: $$(WEIGHTS) $$(DATA_DEPS) | $$(STAMP)
 	$$(PY) -m calib --weights $$(WEIGHTS) --data $$(CALIB_SOURCE) --num-images $$(CALIB_IMAGES) --imgsz $$(IMGSZ) \
-		--method $(METHOD) --scheme $(1) --w-bits $(2) --a-bits $(3) --device $$(DEVICE) --out $$@
+		--method $(METHOD) --scheme $(1) --w-bits $(2) --a-bits $(3) --device $$(DEVICE) --out $$@ \
+		$$(if $$(filter int8,$$(STEM)),--quantize-first-conv)
 endef
 $(foreach s,$(CALIB_SETTINGS),$(eval $(call CALIB_RULE,$(word 1,$(subst :, ,$(s))),$(word 2,$(subst :, ,$(s))),$(word 3,$(subst :, ,$(s))))))
 
@@ -162,6 +171,28 @@ bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 # 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
 bench-cpu-speed: | $(STAMP)
 	$(PY) -m tools.cpu_speed --runs 60 --rounds 6 --out runs/bench/latency.json
+
+# The runtimes' own quantizers as anchors: ONNX Runtime quantize_static (uint8 activations, per-channel int8
+# weights, MinMax) and NNCF quantize on the same FP32 graph, Detect head in float. Timed beside the project's graphs
+# in one interleaved run (YOLOv5s at 640, random weights), then profiled per operator kind; the AP target scores
+# them on the fixture next to the project's UH graphs.
+bench-cpu-anchors: | $(BENCH_STAMP)
+	$(PY) -m tools.cpu_speed --anchors --imgsz 640 --runs 60 --rounds 6 --out runs/bench/latency-anchors.json \
+		--op-profile runs/bench/op-profile.json
+
+$(EXPORT_DIR)/ortstatic-w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval.bench.anchors --fp32 $< --which ortstatic-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+		--num-images $(CALIB_IMAGES) --rebuild
+
+$(EXPORT_DIR)/nncf-w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(BENCH_STAMP)
+	$(PY) -m eval.bench.anchors --fp32 $< --which nncf-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+		--num-images $(CALIB_IMAGES) --rebuild
+
+ANCHOR_METRICS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu ortstatic-w8a8 nncf-w8a8,$(BENCH_DIR)/metrics/ort-$(v).json) \
+	$(foreach v,fp32 $(METHOD)-asym-w8a8-cpuexact ortstatic-w8a8 nncf-w8a8,$(BENCH_DIR)/metrics/openvino-$(v).json)
+
+bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
+	$(PY) -m eval.report_bench --metrics $(ANCHOR_METRICS) --out $(BENCH_DIR)/report-anchors
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)

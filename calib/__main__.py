@@ -9,20 +9,13 @@ import sys
 
 from calib.config import QuantConfig
 from calib.stage import CalibConfig, calibrate
-from common.cli import run_cli
-from common.errors import QYoloError
+from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
 from common.provenance import sidecar_path
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments are one line (run_cli prints it, exit 2), like every other user error."""
-
-    def error(self, message: str):
-        raise QYoloError(f"{message} (see python -m calib --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m calib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m calib", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=None, help="FP32 checkpoint (default: the embedded fixture)")
     parser.add_argument("--cfg", default=None, help="model yaml or name (yolov5s) for a plain state_dict checkpoint")
     parser.add_argument("--data", default=None,
@@ -31,20 +24,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="uh", help="minmax | percentile | mse | entropy | uh (default uh)")
     parser.add_argument("--scheme", default="asym",
                         help="activation grid: asym (uint8, the published UH; cpu profile) or sym (int8, TensorRT)")
-    parser.add_argument("--w-bits", type=int, default=8, help="weight bits, 2..8")
-    parser.add_argument("--a-bits", type=int, default=8, help="activation bits, 2..8")
-    parser.add_argument("--num-images", type=int, default=None,
+    parser.add_argument("--w-bits", type=positive_int, default=8, help="weight bits, 2..8")
+    parser.add_argument("--a-bits", type=positive_int, default=8, help="activation bits, 2..8")
+    parser.add_argument("--num-images", type=positive_int, default=None,
                         help="calibration images (default 256 on the synthetic split, else 1500 as the paper)")
-    parser.add_argument("--batch-size", "--batch", dest="batch_size", type=int, default=16)
-    parser.add_argument("--imgsz", type=int, default=None, help="letterbox size (default 256 fixture, else 640)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index>")
+    parser.add_argument("--batch-size", "--batch", dest="batch_size", type=positive_int, default=16,
+                        help="images per forward pass (default 16). The histogram methods (uh, percentile, mse, "
+                             "entropy) size their bins from the first batch's range and grow from there, so another "
+                             "--batch can move a range by a few percent: keep it fixed when comparing runs")
+    parser.add_argument("--imgsz", type=image_size, default=None, help="letterbox size (default 256 fixture, else 640)")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
                         help="module-name glob kept in float (repeatable), e.g. 'model.9.*'")
     parser.add_argument("--quantize-first-conv", action="store_true", help="quantize the stem conv too")
     parser.add_argument("--quantize-head", action="store_true", help="quantize the Detect output convs too")
     parser.add_argument("--percentile", type=float, default=99.99, help="for --method percentile")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="artifact path (default runs/calib/<method>-<scheme>-w<W>a<A>.pt)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -52,17 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        quant = QuantConfig(method=args.method, scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits,
-                            percentile=args.percentile, skip=tuple(args.skip),
-                            skip_first_conv=not args.quantize_first_conv,
-                            float_head_classes=() if args.quantize_head else QuantConfig.float_head_classes)
-        config = CalibConfig(quant=quant, weights=args.weights, cfg=args.cfg, data=args.data,
-                             num_images=args.num_images, batch_size=args.batch_size, imgsz=args.imgsz,
-                             device=args.device, seed=args.seed, threads=args.threads, out=args.out,
-                             progress=not args.no_progress)
-    except ValueError as exc:
-        raise QYoloError(str(exc)) from None
+    quant = make_config(QuantConfig, method=args.method, scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits,
+                        percentile=args.percentile, skip=tuple(args.skip), skip_first_conv=not args.quantize_first_conv,
+                        float_head_classes=() if args.quantize_head else QuantConfig.float_head_classes)
+    config = make_config(CalibConfig, quant=quant, weights=args.weights, cfg=args.cfg, data=args.data,
+                         num_images=args.num_images, batch_size=args.batch_size, imgsz=args.imgsz, device=args.device,
+                         seed=args.seed, threads=args.threads, out=args.out, progress=not args.no_progress)
     path = calibrate(config)
     print(f"calibrated artifact: {path}")
     print(f"sidecar:             {sidecar_path(path)}")

@@ -11,10 +11,13 @@ Artifact keys (format_version 1):
     calibration       images used (paths), images asked, seed, batch size, device, threads
     source            the weights file and its sha256
     timings, versions, created
-The sidecar holds everything but the state_dict, as JSON. Only plain containers, strings, numbers and tensors are
-stored, so loading uses torch.load(weights_only=True): an artifact cannot run code when read.
+The sidecar holds everything but the state_dict, as JSON, plus the artifact's sha256: it is derived from the
+artifact, checked against it on every load and rewritten from it when stale (common.paired). Only plain
+containers, strings, numbers and tensors are stored, so loading uses torch.load(weights_only=True): an artifact
+cannot run code when read.
 """
 import datetime
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,10 @@ from torch import nn
 
 from calib.config import QuantConfig
 from calib.modes import enable_quantization, quantizers
-from common.atomic import atomic_path, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from common.provenance import ARTIFACT_FORMAT, sidecar_path, versions
+from common.paired import verify_sidecar, write_pair
+from common.provenance import ARTIFACT_FORMAT, versions
 
 FORMAT = ARTIFACT_FORMAT
 FORMAT_VERSION = 1
@@ -85,27 +88,36 @@ def build_payload(model: nn.Module, quant_config: QuantConfig, meta: dict[str, A
 
 def save_artifact(path: str | Path, model: nn.Module, quant_config: QuantConfig,
                   meta: dict[str, Any] | None = None) -> Path:
-    """Write the artifact and its sidecar atomically; returns the artifact path.
+    """Write the artifact atomically, then its sidecar (derived from it); returns the artifact path.
 
     `meta` adds keys (imgsz, data, calibration, source, timings ...) to both files.
     """
     path = Path(path)
     payload = build_payload(model, quant_config, dict(meta or {}))
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    sidecar = {key: value for key, value in payload.items() if key != "state_dict"}
-    sidecar["artifact"] = path.name
-    write_json_atomic(sidecar_path(path), sidecar)
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_pair(path, buffer.getvalue(), _sidecar_record(payload, path))
+
+
+def _sidecar_record(payload: dict[str, Any], path: Path) -> dict[str, Any]:
+    record = {key: value for key, value in payload.items() if key != "state_dict"}
+    record["artifact"] = path.name
+    return record
 
 
 def read_artifact(path: str | Path) -> dict[str, Any]:
-    """The artifact dict, checked for format and version (QYoloError with what to do otherwise)."""
+    """The artifact dict, checked for format and version (QYoloError with what to do otherwise).
+
+    Its sidecar is checked against it on the way (and rewritten from it when stale).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise QYoloError(f"calibrated artifact {path} is a folder; give the .pt written by `python -m calib`")
     if not path.is_file():
         raise QYoloError(f"calibrated artifact {path} does not exist; run `python -m calib` (make calibrate) first")
+    data = path.read_bytes()
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated/corrupt files raise RuntimeError, EOFError, UnpicklingError, ...
         raise QYoloError(f"cannot read calibrated artifact {path}: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:160] if str(exc) else ''}; the file is corrupt or not an "
@@ -121,6 +133,7 @@ def read_artifact(path: str | Path) -> dict[str, Any]:
     missing = [key for key in ("yaml", "state_dict", "quant_config") if key not in payload]
     if missing:
         raise QYoloError(f"calibrated artifact {path} lacks {missing}; it is damaged: re-run calibration")
+    verify_sidecar(path, data, lambda: _sidecar_record(payload, path))
     return payload
 
 
@@ -131,6 +144,7 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     weights, same ranges). `meta` is the artifact dict without the state_dict (method, bits, ranges, images ...).
     """
     from calib.replace import quantize_model
+    from yolo.checkpoint import load_weights
     from yolo.family import build_model
     from yolo.fuse import fuse_model
 
@@ -150,10 +164,8 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
         quantize_model(model, quant_config)
     finally:
         log.setLevel(level)
-    result = model.load_state_dict(payload["state_dict"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise QYoloError(f"calibrated artifact {path} does not match the model its yaml builds (missing "
-                         f"{result.missing_keys[:4]}, unexpected {result.unexpected_keys[:4]}); re-run calibration")
+    load_weights(model, payload["state_dict"], f"calibrated artifact {path}",
+                 "it is damaged or was edited: re-run calibration (python -m calib)")
     enable_quantization(model)
     model = model.float().eval().to(device)
     meta = {key: value for key, value in payload.items() if key != "state_dict"}

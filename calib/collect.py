@@ -8,6 +8,7 @@ from tqdm import tqdm
 from calib.modes import enable_quantization, quantizers
 from calib.tensor_quantizer import Mode
 from common.errors import QYoloError
+from yolo.finite import all_finite, first_non_finite
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -55,7 +56,12 @@ def collect_and_compute(model: nn.Module, batches: Iterable[Any], progress: bool
         count = 0
         total = len(batches) if hasattr(batches, "__len__") else None
         for batch in tqdm(batches, total=total, desc="calibrating", unit="batch", disable=not progress):
-            model(_first_tensor(batch).to(device))
+            x = _first_tensor(batch).to(device)
+            if not all_finite(model(x)):  # ranges from NaN/Inf would be garbage: stop and say where it starts
+                where = first_non_finite(model, x)
+                raise QYoloError(f"the model's output holds NaN/Inf on calibration batch {count + 1}, first at "
+                                 f"{where or 'an unknown module'}; the weights or the inputs are broken there "
+                                 "(check the checkpoint)")
             count += 1
         if count == 0:
             raise QYoloError("no calibration batches were given; check the calibration image folder")

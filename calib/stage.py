@@ -9,6 +9,7 @@ batches (letterboxed as YOLOv5 val) through the model in calibration mode -> ran
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,8 +19,11 @@ from calib.artifact import save_artifact
 from calib.collect import collect_and_compute
 from calib.config import QuantConfig
 from calib.data import CalibrationImages, calibration_image_paths
+from calib.modes import quantizers
 from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
+from common import validate
+from common.atomic import check_output_file
 from common.errors import QYoloError
 from common.log import get_logger
 from common.provenance import file_sha256
@@ -79,23 +83,14 @@ class CalibConfig:
             set_("num_images", FIXTURE_NUM_IMAGES if self.data is None else PAPER_NUM_IMAGES)
         if self.imgsz is None:
             set_("imgsz", 256 if is_fixture else 640)
-        for name in ("num_images", "batch_size", "imgsz"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 (the model's largest stride), got {self.imgsz}")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
-        if not isinstance(self.seed, int):
+        for name in ("num_images", "batch_size"):
+            validate.positive_int(getattr(self, name), name)
+        validate.image_size(self.imgsz)
+        if self.threads is not None:
+            validate.positive_int(self.threads, "threads")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device {self.device!r}; use cpu, cuda or cuda:<index>") from None
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device {self.device!r} is not supported; use cpu, cuda or cuda:<index>")
+        validate.torch_device(self.device)
         if self.out is None:
             set_("out", DEFAULT_OUT_DIR / artifact_name(self.quant))
         set_("out", Path(self.out))
@@ -137,6 +132,16 @@ def calibrate_bit_widths(config: CalibConfig, bit_widths: Sequence[tuple[int, in
         torch.set_num_threads(previous_threads)
 
 
+def _check_skip_globs(model: torch.nn.Module, config: CalibConfig) -> None:
+    """A --skip glob that matches no module is a typo, not a no-op: say so with names that exist."""
+    names = [name for name, _ in model.named_modules() if name]
+    for pattern in config.quant.skip:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            examples = ", ".join([name for name in names if name.count(".") == 2][:4])
+            raise QYoloError(f"--skip {pattern!r} matches no module of {config.weights}; module names look like "
+                             f"{examples}... (e.g. --skip 'model.9.*')")
+
+
 def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[Path]) -> list[Path]:
     from yolo.checkpoint import load_model
 
@@ -149,6 +154,8 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
         from yolo.fixture import fixture_calib_images
 
         source = fixture_calib_images(progress=config.progress)
+    for out in out_paths:  # before the work, not after it
+        check_output_file(out)
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
@@ -157,7 +164,12 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
 
         head = family_of_model(model).float_head_classes
         quant_configs = [dataclasses.replace(q, float_head_classes=head) for q in quant_configs]
+    _check_skip_globs(model, config)
     quantize_model(model, quant_configs[0])
+    if not any(True for _ in quantizers(model)):
+        rules = ", ".join(f"--skip {p!r}" for p in config.quant.skip) or "the default skips"
+        raise QYoloError(f"nothing left to quantize in {config.weights}: with {rules}, every Conv2d/MaxPool2d stays in "
+                         "float; narrow --skip")
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
     log.info(f"calibrating {config.weights} with {config.quant.method}/{config.quant.scheme} on {len(paths)} images of "
              f"{source} at {config.imgsz} px, batch {config.batch_size}, {config.device}, "
@@ -170,12 +182,14 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
                              "check the image folder") from None
         raise
     collected = time.perf_counter()
+    source = Path(source).resolve()  # absolute: the export of the cpu profile re-reads them from anywhere
     shared = {"load_model_s": loaded - started, "images_s": images.load_seconds,
               "collect_s": collected - loaded - images.load_seconds}
     common_meta = {
         "imgsz": config.imgsz, "data": str(source),
         "calibration": {"data": str(source), "num_images_asked": config.num_images, "num_images": len(images.used),
-                        "images": [str(p) for p in images.used], "skipped_images": [str(p) for p in images.skipped],
+                        "images": [str(Path(p).resolve()) for p in images.used],
+                        "skipped_images": [str(p) for p in images.skipped],
                         "seed": config.seed, "batch_size": config.batch_size, "device": config.device,
                         "threads": torch.get_num_threads(), "config": config.to_dict()},
         "source": {"weights": str(config.weights), "sha256": file_sha256(config.weights)},

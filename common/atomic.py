@@ -1,15 +1,34 @@
 """Atomic artifact writes: write to a temp file in the target folder, fsync, then rename over the target.
 
-An interrupted run therefore leaves either the old file or the new one, never half of one.
+An interrupted run therefore leaves either the old file or the new one, never half of one; the temp file is
+removed on any exception, Ctrl-C and (through common.cli.run_cli) SIGTERM. Files get the permissions the umask
+gives (mkstemp alone would make them owner-only), and a full disk is one line naming the file.
 """
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from common.errors import QYoloError
+
+_NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+            errno.EFBIG: "file too large for this location (file-size limit)"}
+
+
+def _umask() -> int:
+    try:  # Linux reports it without changing it (os.umask can only be read by setting it)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _prepare_dir(path: Path) -> None:
@@ -21,28 +40,105 @@ def _prepare_dir(path: Path) -> None:
         raise QYoloError(f"output folder {path.parent} is not writable; choose a writable path")
 
 
+def _free_text(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.0f} MiB free there"
+    except OSError:
+        return "free space unknown"
+
+
+def write_failure(target: Path, exc: BaseException) -> QYoloError | None:
+    """The one-line error for a write that failed for lack of room (or a torch/protobuf writer's version of it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_ROOM:
+            return QYoloError(f"cannot write {target}: {_NO_ROOM[seen.errno]} ({_free_text(target.parent)}); "
+                              f"free some space or choose another output path")
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and ("file write failed" in text or "unexpected pos" in text):
+        return QYoloError(f"cannot write {target}: the write failed part-way ({_free_text(target.parent)}; a full "
+                          f"disk or a file-size limit); free some space or choose another output path")
+    return None
+
+
+def _why_not(path: Path, exc: OSError) -> str:
+    """The reason a file cannot be created at `path`: an ancestor that is a file, else the system's words."""
+    for parent in path.parents:
+        if parent.exists():
+            return f"{parent} is a file, not a folder" if not parent.is_dir() else (exc.strerror or str(exc))
+    return exc.strerror or str(exc)
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Fail before any work when the file `path` cannot be written: a folder there, or no file can be made there.
+
+    Really creates (and removes) a probe file: root passes os.access everywhere, and some file systems refuse late.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise QYoloError(f"{option} {path} is an existing folder; give a file path (e.g. {path / 'out'}{path.suffix})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise QYoloError(f"cannot write {option} {path} ({_why_not(path, exc)}); choose a writable path") from None
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Like check_output_file, for a folder the run will write files into (created when missing)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise QYoloError(f"{option} {path} is an existing file; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".qyolo.", suffix=".probe", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise QYoloError(f"cannot write into {option} {path} ({_why_not(path / 'x', exc)}); choose a writable "
+                         "folder") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on failure removed."""
     target = Path(path)
     _prepare_dir(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise QYoloError(f"{target} is an existing folder; give a file path to write")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise QYoloError(f"cannot create a file in {target.parent} ({exc.strerror or exc}); choose a writable path") \
+            from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        translated = write_failure(target, exc) if isinstance(exc, Exception) else None
+        if translated is not None:
+            raise translated from None
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
-    """Run `writer(tmp_path)` and move the result onto `path` atomically."""
+def write_bytes_atomic(path: str | os.PathLike, writer: Callable[[Path], None] | bytes) -> Path:
+    """Move `writer(tmp_path)`'s result (or the given bytes) onto `path` atomically."""
     with atomic_path(path) as tmp:
-        writer(tmp)
+        if isinstance(writer, (bytes, bytearray, memoryview)):
+            tmp.write_bytes(writer)
+        else:
+            writer(tmp)
     return Path(path)
 
 

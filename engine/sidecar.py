@@ -54,6 +54,9 @@ def read_sidecar(engine_path: str | Path) -> dict | None:
         content = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise QYoloError(f"engine sidecar {path} is not valid JSON ({exc}); delete it or rebuild the engine") from None
+    if not isinstance(content, dict):
+        raise QYoloError(f"engine sidecar {path} holds a JSON {type(content).__name__}, not the object `python -m "
+                         "engine build` writes; delete it or rebuild the engine")
     if content.get("format") != SIDECAR_FORMAT:
         raise QYoloError(f"{path} is not an engine sidecar of this project (format {content.get('format')!r}, "
                          f"expected {SIDECAR_FORMAT!r}); rebuild the engine")

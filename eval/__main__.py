@@ -7,45 +7,41 @@ import sys
 from pathlib import Path
 
 from common.atomic import write_text_atomic
-from common.cli import run_cli
+from common.cli import CliParser, fraction, image_size, make_config, positive_int, run_cli, torch_device
 from eval.fidelity.report import summary_line
 from eval.report import format_markdown, format_table
 from eval.stage import EvalConfig, evaluate, output_paths
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m eval", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", "--model", dest="model", required=True,
                         help=".pt checkpoint, calibrated artifact, .onnx, or TensorRT engine")
     parser.add_argument("--data", required=True, help="COCO instances JSON, its folder, or a YOLO data yaml")
     parser.add_argument("--backend", default="torch", help="torch | ort | openvino | tensorrt")
-    parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
-    parser.add_argument("--max-images", type=int, default=None)
-    parser.add_argument("--conf-thres", type=float, default=0.001)
-    parser.add_argument("--iou-thres", type=float, default=0.6)
+    parser.add_argument("--imgsz", type=image_size, default=640)
+    parser.add_argument("--batch", type=positive_int, default=8)
+    parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
+    parser.add_argument("--max-images", type=positive_int, default=None)
+    parser.add_argument("--conf-thres", type=fraction, default=0.001)
+    parser.add_argument("--iou-thres", type=fraction, default=0.6)
     parser.add_argument("--out", default=None,
                         help="output folder or metrics .json path (default runs/eval/<model stem>-<backend>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
     parser.add_argument("--no-fidelity", action="store_true",
                         help="skip the check that a quantized ONNX/engine computes what its calibrated artifact does")
-    parser.add_argument("--fidelity-images", type=int, default=16, help="images for that check (default 16)")
+    parser.add_argument("--fidelity-images", type=positive_int, default=16, help="images for that check (default 16)")
     parser.add_argument("--artifact", help="the calibrated artifact to check against (default: the one the model "
                                            "records)")
     args = parser.parse_args(argv)
     options = {"threads": args.threads} if args.threads else {}
     out = args.out or Path("runs/eval") / f"{Path(args.model).stem}-{args.backend}"
-    try:
-        cfg = EvalConfig(model=args.model, data=args.data, backend=args.backend, imgsz=args.imgsz, batch=args.batch,
-                         device=args.device, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
-                         max_images=args.max_images, out=out, backend_options=options,
-                         progress=not args.no_progress, fidelity=not args.no_fidelity,
-                         fidelity_images=args.fidelity_images, artifact=args.artifact)
-    except ValueError as exc:
-        parser.error(str(exc))
+    cfg = make_config(EvalConfig, model=args.model, data=args.data, backend=args.backend, imgsz=args.imgsz,
+                      batch=args.batch, device=args.device, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
+                      max_images=args.max_images, out=out, backend_options=options, progress=not args.no_progress,
+                      fidelity=not args.no_fidelity, fidelity_images=args.fidelity_images, artifact=args.artifact)
     metrics = evaluate(cfg)
     metrics_path, _ = output_paths(out)
     fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None

@@ -11,12 +11,11 @@ Inputs are files, so the stages stay decoupled:
 What a model is (bits, method, scheme) comes from `quantization`, which the backends read from the graph's
 metadata, the engine's sidecar or the artifact; file names are only labels.
 """
-import argparse
 import json
 from pathlib import Path
 from typing import Sequence
 
-from common.atomic import atomic_path, write_json_atomic, write_text_atomic
+from common.atomic import atomic_path, check_output_dir, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
 from common.latency import cpu_name
 from eval.coco_eval import METRIC_KEYS
@@ -205,11 +204,14 @@ def write_report(metrics: Sequence[str | Path], latency: Sequence[str | Path], o
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
+    from common.cli import CliParser
+
+    parser = CliParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", nargs="+", required=True, type=Path)
     parser.add_argument("--latency", nargs="*", default=[], type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/report"))
     args = parser.parse_args(argv)
+    check_output_dir(args.out)
     report = write_report(args.metrics, args.latency, args.out)
     print(render_markdown(report))
     print(f"written: {args.out}/report.md, report.json, report.png")

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.atomic import write_json_atomic
+from common import validate
+from common.atomic import check_output_dir, check_output_file, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.backends.base import create_backend
@@ -38,18 +39,17 @@ class EvalConfig:
     artifact: str | Path | None = None  # the artifact to check against (None = the one the model records)
 
     def __post_init__(self):
-        if self.imgsz < 32 or self.imgsz % 32:
-            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
-        if self.batch < 1:
-            raise ValueError(f"batch must be >= 1, got {self.batch}")
-        if not 0 <= self.conf_thres <= 1 or not 0 <= self.iou_thres <= 1:
-            raise ValueError(f"conf_thres/iou_thres must be in [0, 1], got {self.conf_thres}/{self.iou_thres}")
-        if self.max_det < 1:
-            raise ValueError(f"max_det must be >= 1, got {self.max_det}")
-        if self.max_images is not None and self.max_images < 1:
-            raise ValueError(f"max_images must be >= 1, got {self.max_images}")
-        if self.fidelity_images < 1:
-            raise ValueError(f"fidelity_images must be >= 1, got {self.fidelity_images}")
+        validate.image_size(self.imgsz)
+        validate.positive_int(self.batch, "batch")
+        validate.fraction(self.conf_thres, "conf_thres")
+        validate.fraction(self.iou_thres, "iou_thres")
+        validate.positive_int(self.max_det, "max_det")
+        if self.max_images is not None:
+            validate.positive_int(self.max_images, "max_images")
+        validate.torch_device(self.device)
+        if self.backend_options.get("threads") is not None:
+            validate.positive_int(self.backend_options["threads"], "threads")
+        validate.positive_int(self.fidelity_images, "fidelity_images")
 
 
 def _load_batches(records, imgsz: int, batch: int):
@@ -78,8 +78,17 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
                disable=not cfg.progress)
     for items in _load_batches(records, cfg.imgsz, cfg.batch):
-        pred = backend(np.stack([chw for _, chw, _ in items]))
-        dets = non_max_suppression(torch.from_numpy(np.asarray(pred, dtype=np.float32)), cfg.conf_thres,
+        pred = np.asarray(backend(np.stack([chw for _, chw, _ in items])), dtype=np.float32)
+        if pred.shape[-1] - 5 > len(dataset.class_to_category):
+            raise QYoloError(f"{cfg.model} predicts {pred.shape[-1] - 5} classes but {cfg.data} lists only "
+                             f"{len(dataset.class_to_category)} categories; evaluate on a dataset whose category "
+                             "list covers every class of the model")
+        if not np.isfinite(pred).all():  # NMS would silently drop or keep garbage boxes: AP would just look low
+            bad = [record.path.name for (record, _, _), p in zip(items, pred) if not np.isfinite(p).all()]
+            raise QYoloError(f"{backend.name}/{backend.precision} produced NaN/Inf predictions for "
+                             f"{len(bad)} image(s) ({', '.join(bad[:3])}); the model {cfg.model} is broken "
+                             "(check it with python -m eval --backend torch on its checkpoint, or re-export it)")
+        dets = non_max_suppression(torch.from_numpy(pred), cfg.conf_thres,
                                    cfg.iou_thres, cfg.max_det)
         for (record, _, meta), det in zip(items, dets):
             det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], meta.original_shape, meta.ratio_pad)
@@ -118,6 +127,11 @@ def check_deployed(backend, cfg: EvalConfig) -> dict | None:
 
 def evaluate(cfg: EvalConfig) -> dict:
     """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out."""
+    metrics_path, _ = output_paths(cfg.out)
+    if metrics_path is not None and Path(cfg.out).suffix == ".json":  # checked before the work, not after it
+        check_output_file(metrics_path)
+    elif metrics_path is not None:
+        check_output_dir(cfg.out)
     dataset = open_dataset(cfg.data)
     t0 = time.perf_counter()
     backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)

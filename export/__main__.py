@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import run_cli
-from common.errors import QYoloError
+from common.cli import CliParser, image_size, make_config, positive_int, run_cli
 from export.config import DEFAULT_OPSET, PROFILES, ExportConfig
 from export.exporter import export_onnx
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
+    parser = CliParser(prog="python -m export", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--artifact", type=Path, help="calibrated artifact from python -m calib (trt, cpu)")
@@ -24,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=PROFILES, default="trt",
                         help="trt: int8 symmetric, zero point 0; cpu: uint8 activations; fp32: no Q/DQ")
     parser.add_argument("--out", type=Path, required=True, help="output .onnx (a .onnx.json sidecar is written too)")
-    parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--batch", type=int, default=1, help="static batch (example batch with --dynamic-batch)")
+    parser.add_argument("--imgsz", type=image_size, default=640)
+    parser.add_argument("--batch", type=positive_int, default=1,
+                        help="static batch (example batch with --dynamic-batch)")
     parser.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--placement", dest="placement", action="store_true", default=None,
@@ -38,20 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cpu profile: only the artifact's Q/DQ (exact vs torch; fast on OpenVINO only)")
     parser.add_argument("--calib-data", type=Path, help="images for the integer-op ranges (default: the "
                                                          "artifact's calibration images)")
-    parser.add_argument("--calib-images", type=int, default=64)
+    parser.add_argument("--calib-images", type=positive_int, default=64)
     parser.add_argument("--lint", action="store_true", help="run the TensorRT lint on the result (trt profile)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        cfg = ExportConfig(out=args.out, profile=args.profile, artifact=args.artifact, weights=args.weights,
-                           imgsz=args.imgsz, batch=args.batch, dynamic_batch=args.dynamic_batch, opset=args.opset,
-                           placement=args.placement, integer_ops=args.integer_ops, calib_data=args.calib_data,
-                           calib_images=args.calib_images)
-    except ValueError as exc:
-        raise QYoloError(str(exc)) from None
+    cfg = make_config(ExportConfig, out=args.out, profile=args.profile, artifact=args.artifact, weights=args.weights,
+                      imgsz=args.imgsz, batch=args.batch, dynamic_batch=args.dynamic_batch, opset=args.opset,
+                      placement=args.placement, integer_ops=args.integer_ops, calib_data=args.calib_data,
+                      calib_images=args.calib_images)
     path = export_onnx(cfg)
     if args.lint:
         from export.lint import lint_model

@@ -3,6 +3,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import validate
+
 PROFILES = ("trt", "cpu", "fp32")
 # Per-channel QuantizeLinear/DequantizeLinear (the `axis` attribute) exists from opset 13 on.
 MIN_QDQ_OPSET = 13
@@ -62,12 +64,9 @@ class ExportConfig:
         if self.profile != "fp32" and self.weights is not None:
             raise ValueError(f"profile {self.profile!r} needs a calibrated artifact (python -m calib); "
                              f"weights={self.weights!s} is an FP32 checkpoint: use profile 'fp32' for it")
-        for name in ("imgsz", "batch", "calib_images"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 (the YOLOv5 max stride), got {self.imgsz}")
+        for name in ("batch", "calib_images"):
+            validate.positive_int(getattr(self, name), name)
+        validate.image_size(self.imgsz)
         if isinstance(self.opset, bool) or not isinstance(self.opset, int):
             raise ValueError(f"opset must be an integer, got {self.opset!r}")
         if self.opset > MAX_OPSET:

@@ -4,7 +4,7 @@ Pipeline: torch.onnx (TorchScript exporter, the fake-quant model's own Q/DQ) -> 
 rules -> [cpu: uint8 activations; integer ops for ONNX Runtime] -> metadata -> onnx.checker -> atomic write +
 JSON sidecar `<out>.json`.
 """
-import os
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,10 +16,12 @@ import onnx_graphsurgeon as gs
 import torch
 from torch import nn
 
-from common.atomic import write_bytes_atomic, write_json_atomic
+from common.atomic import check_output_file
 from common.errors import QYoloError
 from common.log import get_logger
-from common.provenance import sidecar_path, versions
+from common.onnx_file import RECORD_KEY
+from common.paired import write_pair
+from common.provenance import versions
 from export.cleanup import cleanup_graph, finalize, op_counts
 from export.config import ExportConfig
 from export.integer_ops import complete_integer_ops
@@ -31,17 +33,6 @@ from export.torch_export import OUTPUT_NAME, export_torch
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
 
 
-def _check_writable(out: Path) -> None:
-    """Fail before any work when `out` cannot be written (root passes os.access everywhere: really try)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise QYoloError(f"cannot write {out} ({exc.strerror or exc}); choose a writable --out") from None
-    if out.is_dir():
-        raise QYoloError(f"{out} is a folder; --out must be an .onnx file path")
 
 
 def quant_summary(model: nn.Module) -> dict[str, Any]:
@@ -70,13 +61,15 @@ def _check_profile(cfg: ExportConfig, quant: dict[str, Any], meta: dict[str, Any
             log.info("fp32 profile: the artifact's quantizers are disabled for this export")
         return
     if not quant:
-        raise QYoloError(f"{meta.get('source', 'the model')} has no quantizers: the {cfg.profile} profile needs a "
+        source = meta.get('path') or cfg.artifact or cfg.weights or 'the model'
+        raise QYoloError(f"{source} has no quantizers: the {cfg.profile} profile needs a "
                          f"calibrated artifact (python -m calib); use --profile fp32 for float models")
     if quant["scheme"] == "mixed":
         raise QYoloError("the artifact mixes symmetric and asymmetric activation quantizers; recalibrate with one "
                          "--scheme")
     if cfg.profile == "trt" and quant["scheme"] == "asym":
-        raise QYoloError(f"{meta.get('source', 'the artifact')} was calibrated with asymmetric activations (uint8, "
+        source = meta.get('path') or cfg.artifact or 'the artifact'
+        raise QYoloError(f"{source} was calibrated with asymmetric activations (uint8, "
                          f"non-zero zero points); TensorRT runs symmetric int8 only. Calibrate with --scheme sym "
                          f"for the trt profile, or export this one with --profile cpu")
     if cfg.profile == "cpu" and quant["scheme"] == "sym":
@@ -159,7 +152,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     started = time.perf_counter()
     meta = dict(meta or {})
     out = Path(cfg.out)
-    _check_writable(out)
+    check_output_file(out)
     quant = quant_summary(model)
     _check_profile(cfg, quant, meta)
     log = get_logger()
@@ -205,18 +198,25 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
         raise RuntimeError(f"the exported graph fails onnx.checker (a bug in export/): {exc}") from exc
-    write_bytes_atomic(out, lambda tmp: onnx.save(proto, str(tmp)))
-    seconds = time.perf_counter() - started
     counts = op_counts(gs.import_onnx(proto))
-    sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
-               "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
-               "passes": report, "seconds": round(seconds, 2),
-               "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
-    write_json_atomic(sidecar_path(out), sidecar)
+    # The ONNX carries its own record; the sidecar is derived from it (common.paired: consistent by hash).
+    record = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": _source_record(meta),
+              "quantization": quant, "opset": cfg.opset, "op_counts": counts, "passes": report,
+              "seconds": round(time.perf_counter() - started, 2),
+              "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
+    set_metadata(proto, {RECORD_KEY: json.dumps(record, default=str)})
+    write_pair(out, proto.SerializeToString(), {**record, "metadata": metadata})
+    seconds = record["seconds"]
     log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "
              f"{sum(counts.values())} nodes) in {seconds:.1f} s")
     return out
+
+
+def _source_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the ONNX records of its source: the artifact's metadata without its per-quantizer ranges (bulk that
+    the artifact itself holds)."""
+    return {key: value for key, value in meta.items() if key != "ranges"}
 
 
 def export_onnx(cfg: ExportConfig) -> Path:
@@ -226,6 +226,6 @@ def export_onnx(cfg: ExportConfig) -> Path:
     if cfg.artifact is None and cfg.weights is None:
         raise QYoloError("give --artifact (a calibrated artifact, for trt/cpu) or --weights (an FP32 checkpoint, "
                          "for fp32)")
-    _check_writable(Path(cfg.out))
+    check_output_file(cfg.out)
     model, meta = load_source(cfg.artifact, cfg.weights)
     return export_model(model, cfg, meta)

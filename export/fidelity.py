@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from common.errors import QYoloError
+from common.onnx_file import load_onnx
 from export.qdq import Q_OP
 
 _NAME = re.compile(r"^/(?P<module>.+)/(?P<quantizer>[A-Za-z_]*quantizer)(?:_(?P<call>\d+))?/QuantizeLinear$")
@@ -64,7 +65,7 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    proto = onnx.load(str(onnx_path))
+    proto = load_onnx(onnx_path)
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     targets = []
     for node in proto.graph.node:
@@ -112,30 +113,45 @@ def qdq_agreement(onnx_path, model: nn.Module, x: np.ndarray, threads: int = 2) 
 
 def main(argv=None) -> int:
     """`python -m export.fidelity --artifact a.pt --onnx a_trt.onnx --data images/`: agreement per quantizer."""
-    import argparse
     import json
 
-    from common.atomic import write_json_atomic
+    from common.atomic import check_output_file, write_json_atomic
+    from common.cli import CliParser, image_size, positive_int
+    from common.provenance import file_sha256
     from export.source import calibration_batches, load_source
 
-    parser = argparse.ArgumentParser(prog="python -m export.fidelity", description=main.__doc__)
+    parser = CliParser(prog="python -m export.fidelity", description=main.__doc__)
     parser.add_argument("--artifact", required=True, help="the calibrated artifact the ONNX was exported from")
     parser.add_argument("--onnx", required=True)
     parser.add_argument("--data", required=True, help="images to compare on (folder or dataset)")
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--imgsz", type=int, default=None, help="default: the ONNX's qyolo.imgsz")
+    parser.add_argument("--images", type=positive_int, default=8)
+    parser.add_argument("--imgsz", type=image_size, default=None, help="default: the ONNX's qyolo.imgsz")
     parser.add_argument("--out", help="write the full report (per quantizer) as JSON here")
     args = parser.parse_args(argv)
-    from export.metadata import read_metadata
-
-    imgsz = args.imgsz or int(read_metadata(args.onnx).get("qyolo.imgsz", 640))
+    if args.out:
+        check_output_file(args.out)
+    proto = load_onnx(args.onnx)
+    props = {p.key: p.value for p in proto.metadata_props}
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    fixed = dims[2].dim_value if len(dims) == 4 and dims[2].dim_value > 0 else None  # a static input size
+    imgsz = args.imgsz or int(props.get("qyolo.imgsz", fixed or 640))
+    if fixed and imgsz != fixed:
+        raise QYoloError(f"{args.onnx} takes {fixed}x{fixed} inputs but --imgsz is {imgsz}; use --imgsz {fixed}")
     model, meta = load_source(artifact=args.artifact)
+    exported_from = props.get("qyolo.artifact_sha256")
+    if exported_from and exported_from != file_sha256(args.artifact):
+        raise QYoloError(f"{args.onnx} was not exported from {args.artifact} (its qyolo.artifact_sha256 names "
+                         f"another file: {props.get('qyolo.artifact', '?')}); give the artifact it came from, or "
+                         "re-export it from this one")
     x = np.concatenate(list(calibration_batches(meta, imgsz, args.images, data=args.data)))
     report = qdq_agreement(args.onnx, model, x)
     summary = {k: v for k, v in report.items() if k != "per_quantizer"}
     print(json.dumps(summary, indent=1))
     if args.out:
         write_json_atomic(args.out, report)
+    if not report["quantizers_compared"]:
+        raise QYoloError(f"no quantizer of {args.onnx} matched one of {args.artifact}: nothing was compared; give "
+                         "the QDQ ONNX exported from this artifact (python -m export --artifact ...)")
     return 0
 
 

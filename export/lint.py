@@ -20,7 +20,6 @@ Warnings
   commute-scale   the Q after a MaxPool/Resize has another scale than the one before it
   residual-add    an Add input is read unquantized although the same tensor is quantized elsewhere
 """
-import argparse
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from common.cli import run_cli
+from common.cli import CliParser, run_cli
 from common.onnx_file import load_onnx, opset_version
 from export.qdq import DQ_OP, Q_OP, constant_values, consumers, producer, qparams
 
@@ -240,7 +239,7 @@ def lint_model(model: onnx.ModelProto | str | Path, path: str | None = None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.lint", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m export.lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path, help="ONNX files to check")
     parser.add_argument("--strict", action="store_true", help="warnings fail too")
     parser.add_argument("--json", type=Path, help="also write the findings as JSON here")

@@ -17,6 +17,9 @@ def load_source(artifact: str | Path | None = None, weights: str | Path | None =
     if (artifact is None) == (weights is None):
         raise ValueError("give exactly one of artifact (calibrated) or weights (FP32 checkpoint)")
     path = Path(artifact if artifact is not None else weights)
+    if path.is_dir():
+        raise QYoloError(f"{'--artifact' if artifact is not None else '--weights'} {path} is a folder; give the "
+                         ".pt file")
     if not path.is_file():
         kind = "calibrated artifact" if artifact is not None else "checkpoint"
         hint = "run `make calibrate` or `python -m calib` first" if artifact is not None else "check the path"
@@ -53,5 +56,10 @@ def calibration_batches(meta: dict[str, Any], imgsz: int, num_images: int, seed:
             raise QYoloError("the cpu profile's integer ops need calibration images and the model does not say "
                              "which it was calibrated on: give --calib-data <folder or COCO json>, or "
                              "--no-integer-ops (exact artifact Q/DQ only: fast on OpenVINO, slow on ONNX Runtime)")
+        if data is None and not Path(source).exists():
+            raise QYoloError(f"the cpu profile's integer ops re-read the artifact's calibration images, but neither "
+                             f"they nor {source} are found from {Path.cwd()}; give --calib-data <image folder or "
+                             "dataset>, or --no-integer-ops (exact artifact Q/DQ only: fast on OpenVINO, slow on "
+                             "ONNX Runtime)")
         paths = calibration_image_paths(source, num_images, seed)
     return (batch.numpy() for batch in CalibrationImages(paths, imgsz, batch_size))

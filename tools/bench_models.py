@@ -4,9 +4,11 @@ the INT8 one calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
-need and ONNX Runtime runs slowly) and minmax-sym-w8a8-trt.onnx (int8 symmetric activations, the TensorRT
-profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8). Built once, reused while they exist
-(rebuild=True to redo).
+need and ONNX Runtime runs slowly), minmax-sym-w8a8-trt.onnx (int8 symmetric activations, the TensorRT
+profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8) and
+minmax-asym-w8a8-int8stem-cpuexact.onnx / minmax-sym-w8a8-int8stem-trt.onnx (the first conv quantized too:
+OpenVINO runs it in int8; ONNX Runtime's uint8 kernel is slower on 3 input channels than its float one).
+Built once, reused while they exist (rebuild=True to redo).
 """
 import copy
 from pathlib import Path
@@ -17,10 +19,11 @@ import torch
 from common.errors import QYoloError
 from common.log import get_logger
 
-VARIANTS = ("fp32", "minmax-asym-w8a8-cpu", "minmax-asym-w8a8-cpuexact", "minmax-sym-w8a8-trt")
+VARIANTS = ("fp32", "minmax-asym-w8a8-cpu", "minmax-asym-w8a8-cpuexact", "minmax-sym-w8a8-trt",
+            "minmax-asym-w8a8-int8stem-cpuexact", "minmax-sym-w8a8-int8stem-trt")
 
 
-def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
+def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
     """Smooth random colour fields with a few bright blobs: cheaper than real images, not pure noise."""
     rng = np.random.default_rng(seed)
     batches = []
@@ -37,8 +40,20 @@ def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4, rebuild: bool = False,
-                 nc: int = 80) -> list[Path]:
-    """Export (or reuse) the default benchmark models for `arch` (a model name) at `imgsz`; returns their paths."""
+                 nc: int = 80, anchors: bool = False) -> list[Path]:
+    """Export (or reuse) the default benchmark models for `arch` (a model name of any family) at `imgsz`; returns their paths.
+    anchors=True adds the runtimes' own quantizers' graphs of the FP32 one (eval.bench.anchors)."""
+    paths = _build_project_models(arch, imgsz, root, calib_images, rebuild, nc)
+    if anchors:
+        from eval.bench.anchors import build_anchors
+
+        paths += list(build_anchors(paths[0], synthetic_batches(imgsz, calib_images), paths[0].parent,
+                                    rebuild=rebuild).values())
+    return paths
+
+
+def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images: int, rebuild: bool,
+                          nc: int) -> list[Path]:
     from calib import QuantConfig, collect_and_compute, quantize_model
     from export import ExportConfig, export_model
     from yolo.family import build_model, family_of_model, named_config
@@ -60,15 +75,22 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
     float_head = family_of_model(model).float_head_classes
     export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
                                      imgsz=imgsz), {"source": f"{arch} random weights"})
-    batches = _synthetic_batches(imgsz, calib_images)
-    quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym", float_head_classes=float_head))
+    batches = synthetic_batches(imgsz, calib_images)
+    quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym",
+                                                                 float_head_classes=float_head))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
     export_model(quantized, ExportConfig(out=paths[1], profile="cpu", imgsz=imgsz), meta,
                  batches)
     export_model(quantized, ExportConfig(out=paths[2], profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
-    symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym", float_head_classes=float_head))
+    symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym",
+                                                                 float_head_classes=float_head))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
     export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
+    for scheme, profile, out in (("asym", "cpu", paths[4]), ("sym", "trt", paths[5])):
+        stem = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme=scheme, skip_first_conv=False))
+        collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
+        export_model(stem, ExportConfig(out=out, profile=profile, imgsz=imgsz,
+                                        integer_ops=False if profile == "cpu" else None), meta)
     return paths

@@ -9,7 +9,6 @@ figure is YOLOv5s (random weights: timing only) with 1,500 images at 640:
         --device cuda --methods uh-asym uh-sym
 Writes runs/bench/calib_time.json atomically. Run: `python -m tools.calib_time [--methods ...] [--threads 1]`.
 """
-import argparse
 import platform
 import statistics
 import sys
@@ -23,7 +22,7 @@ from calib import CalibConfig, QuantConfig, calibrate
 from calib.artifact import read_artifact
 from calib.data import CalibrationImages, calibration_image_paths
 from common.atomic import write_json_atomic
-from common.cli import run_cli
+from common.cli import CliParser, run_cli
 from common.errors import QYoloError
 from common.latency import cpu_name
 
@@ -68,7 +67,7 @@ def fp32_forward_seconds(weights: Path, paths: list, imgsz: int, batch: int, dev
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.calib_time", description=__doc__.splitlines()[0])
+    parser = CliParser(prog="python -m tools.calib_time", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fixture", help="fixture | yolov5s-random | a checkpoint path")
     parser.add_argument("--data", default=None, help="calibration images (default: the synthetic calib split)")
     parser.add_argument("--num-images", type=int, default=None)

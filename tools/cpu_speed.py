@@ -4,29 +4,40 @@ latency at several input sizes, batch 1, ONNX Runtime and OpenVINO, interleaved 
 Builds the models once (tools.bench_models: calibration and export chained on synthetic images), then times
 them with `eval.bench.run_benchmark`. For your own ONNX files use `python -m eval.bench --models ...`.
 """
-import argparse
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import run_cli
+from common.cli import CliParser, image_size, run_cli
 from eval.bench import run_benchmark
 from eval.bench.__main__ import add_timing_arguments
 from tools.bench_models import build_models
+from yolo.configs import SCALES
+from yolo.families.yolov7_configs import MODELS as YOLOV7_MODELS
+
+ARCHS = [f"yolov5{scale}" for scale in SCALES] + list(YOLOV7_MODELS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cpu_speed", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--imgsz", nargs="+", type=int, default=[640, 256], help="input sizes of the models")
-    parser.add_argument("--arch", default="yolov5s", help="model name: yolov5n/s/m/l/x, yolov7-tiny, yolov7, yolov7x")
+    parser = CliParser(prog="python -m tools.cpu_speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--imgsz", nargs="+", type=image_size, default=[640, 256], help="input sizes of the models")
+    parser.add_argument("--arch", default="yolov5s", choices=ARCHS, help="architecture of the models")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the models")
+    parser.add_argument("--anchors", action="store_true",
+                        help="also time ONNX Runtime quantize_static's and NNCF's graphs of the FP32 model")
+    parser.add_argument("--op-profile", type=Path,
+                        help="then write the per-operator profile of the same models here (eval.bench.op_profile)")
     add_timing_arguments(parser)
     args = parser.parse_args(argv)
     models = [(path, size) for size in args.imgsz
-              for path in build_models(args.arch, size, args.model_root, rebuild=args.rebuild)]
+              for path in build_models(args.arch, size, args.model_root, rebuild=args.rebuild, anchors=args.anchors)]
     run_benchmark(models, args.backends, args.threads, args.warmup, args.runs, args.rounds, args.arch, args.out,
-                  args.plot)
+                  args.plot, clock=args.clock)
+    if args.op_profile:
+        from eval.bench.op_profile import run_profiles
+
+        run_profiles([path for path, _ in models], args.backends, args.threads, out=args.op_profile)
     return 0
 
 

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from common.cli import run_cli
-from common.errors import QYoloError
+from common.atomic import check_output_dir
+from common.cli import CliParser, non_negative_int, positive_int, run_cli
 from common.log import get_logger
 
 LABEL_KEYS = ("model", "backend", "precision")
@@ -90,16 +90,15 @@ def step_onnxruntime_int8(demo: Demo, artifact: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m tools.demo", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=non_negative_int, default=1,
                         help="torch CPU threads (default 1: predictable on shared 2-core machines; 0 = torch's)")
-    parser.add_argument("--max-images", type=int, default=None, help="evaluate on the first N images only")
+    parser.add_argument("--max-images", type=positive_int, default=None, help="evaluate on the first N images only")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.max_images is not None and args.max_images < 1:
-        raise QYoloError(f"--max-images must be >= 1, got {args.max_images}")
+    check_output_dir(args.out)
     demo = Demo(args.out, args.threads or None, args.max_images, not args.no_progress)
     step_fp32(demo)
     artifact = step_calibrate_uh(demo)

@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from common.atomic import write_json_atomic, write_text_atomic
-from common.cli import run_cli
+from common.atomic import check_output_dir, write_json_atomic, write_text_atomic
+from common.cli import CliParser, positive_int, run_cli
 from common.errors import QYoloError
 from common.log import get_logger
 
@@ -168,18 +168,19 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.fidelity_table", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m tools.fidelity_table", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", nargs="+", type=Path, required=True, help="calibrated artifacts (.pt)")
     parser.add_argument("--data", default="data/synthetic/annotations/instances_val.json", help="AP dataset")
-    parser.add_argument("--images", type=int, default=16, help="images for each fidelity check")
+    parser.add_argument("--images", type=positive_int, default=16, help="images for each fidelity check")
     parser.add_argument("--perturb", type=float, nargs="*", default=[],
                         help="DQ scale factors for the known-error rows, e.g. 0.5 0.9 1.1 2 4")
     parser.add_argument("--perturb-index", nargs="*", default=["middle"],
                         help="activation DQ indices to perturb, in graph order, or 'middle' (default)")
-    parser.add_argument("--max-images", type=int, help="AP on the first N images only")
+    parser.add_argument("--max-images", type=positive_int, help="AP on the first N images only")
     parser.add_argument("--out", type=Path, default=Path("runs/fidelity"))
     args = parser.parse_args(argv)
+    check_output_dir(args.out)
     import torch
 
     torch.set_num_threads(1)  # the fake-quant reference: one thread is faster on a shared 2-core machine

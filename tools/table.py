@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from common.atomic import write_json_atomic, write_text_atomic
-from common.cli import run_cli
+from common.atomic import check_output_dir, write_json_atomic, write_text_atomic
+from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int, run_cli, torch_device
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.coco_eval import METRIC_KEYS
@@ -85,6 +85,8 @@ class TableConfig:
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {self.max_images}")
         self.out = Path(self.out)
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"out {self.out} is an existing file; give a folder for the table's files")
         from calib import CalibConfig, QuantConfig
 
         for method, scheme in {METHODS[m] for m in self.methods}:  # every bad setting before any work
@@ -237,37 +239,31 @@ def run_table(cfg: TableConfig) -> list[dict]:
     return records
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise QYoloError(f"{message} (see python -m tools.table --help)")
-
-
 def main(argv=None) -> int:
-    parser = _Parser(prog="python -m tools.table", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m tools.table", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=None, help="FP32 checkpoint (default: the embedded fixture)")
     parser.add_argument("--data", default=None, help="validation set (default: the synthetic val split)")
     parser.add_argument("--calib-data", default=None, help="calibration images (default: the synthetic calib split)")
-    parser.add_argument("--num-images", type=int, default=None, help="calibration images (256 synthetic, else 1500)")
-    parser.add_argument("--imgsz", type=int, default=None, help="default 256 for the fixture, else 640")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=16, help="calibration and evaluation batch size")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--num-images", type=positive_int, default=None,
+                        help="calibration images (256 synthetic, else 1500)")
+    parser.add_argument("--imgsz", type=image_size, default=None, help="default 256 for the fixture, else 640")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
+    parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch size")
+    parser.add_argument("--threads", type=non_negative_int, default=1,
                         help="torch CPU threads (default 1: predictable on shared 2-core machines; 0 = torch's)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help=f"rows, of {list(METHODS)}")
     parser.add_argument("--bits", nargs="+", default=["8-8", "6-6", "4-4"], help="W-A bit widths, e.g. 8-8 4-4")
-    parser.add_argument("--max-images", type=int, default=None, help="evaluate on the first N val images only")
+    parser.add_argument("--max-images", type=positive_int, default=None, help="evaluate on the first N val images only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
     parser.add_argument("--out", default="runs/table")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        cfg = TableConfig(weights=args.weights, data=args.data, calib_data=args.calib_data,
-                          num_images=args.num_images, imgsz=args.imgsz, device=args.device, batch=args.batch,
-                          threads=args.threads or None, methods=args.methods, bits=[parse_bits(b) for b in args.bits],
-                          out=args.out, max_images=args.max_images, seed=args.seed, progress=not args.no_progress)
-    except ValueError as exc:
-        raise QYoloError(str(exc)) from None
+    cfg = make_config(TableConfig, weights=args.weights, data=args.data, calib_data=args.calib_data,
+                      num_images=args.num_images, imgsz=args.imgsz, device=args.device, batch=args.batch,
+                      threads=args.threads or None, methods=args.methods, bits=[parse_bits(b) for b in args.bits],
+                      out=args.out, max_images=args.max_images, seed=args.seed, progress=not args.no_progress)
+    check_output_dir(cfg.out)
     run_table(cfg)
     return 0
 

@@ -5,7 +5,6 @@ sample, times the searches on it (median of several runs, ms; the nested pure-Py
 all pick the same bin and writes runs/bench/uh_search.json atomically.
 Run: `python -m tools.uh_search [--values 1000000] [--bits 8 4] [--threads 1]`.
 """
-import argparse
 import json
 import platform
 import statistics
@@ -18,7 +17,7 @@ import torch
 from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search
 from calib.quant_desc import QuantDesc
 from common.atomic import write_json_atomic
-from common.cli import run_cli
+from common.cli import CliParser, run_cli
 from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/uh_search.json")
@@ -83,7 +82,7 @@ def median_ms(function, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.uh_search", description=__doc__.splitlines()[0])
+    parser = CliParser(prog="python -m tools.uh_search", description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=1_000_000, help="number of activation values")
     parser.add_argument("--batches", type=int, default=4, help="collected in this many batches (growing max)")
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 4])

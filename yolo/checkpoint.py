@@ -75,6 +75,11 @@ _pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler,
 def read_checkpoint(path: str | Path) -> Any:
     """torch.load with the upstream classes replaced by stand-ins; errors become one clear line."""
     path = Path(path)
+    if path.is_dir():
+        raise QYoloError(f"checkpoint {path} is a folder; give the checkpoint file (e.g. {path}/yolov5s.pt)")
+    if path.suffix.lower() == ".onnx":
+        raise QYoloError(f"{path} is an ONNX model, not a PyTorch checkpoint; run it with an ONNX backend "
+                         "(python -m eval --backend ort or openvino)")
     if not path.is_file():
         raise QYoloError(f"checkpoint {path} does not exist; check the --weights path")
     try:
@@ -124,7 +129,8 @@ def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], l
     if isinstance(obj, dict) and obj.get("format") == "q-yolo-state-dict":
         return obj["yaml"], obj["state_dict"], obj.get("names"), {}
     if is_artifact(obj):
-        raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; load it with calib.load_calibrated")
+        raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; give it as --artifact "
+                         "(python -m export), or evaluate it with python -m eval --weights (fake quantization)")
     if isinstance(obj, dict) and ("model" in obj or "ema" in obj):
         net = obj.get("ema") or obj.get("model")
         if not isinstance(net, nn.Module) or not isinstance(getattr(net, "yaml", None), dict):
@@ -141,6 +147,34 @@ def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], l
     kind = f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
     raise QYoloError(f"checkpoint {path} is {kind}: not a YOLO checkpoint (expected an upstream .pt with a "
                      "'model'/'ema' entry, a q-yolo state-dict file, or a plain state_dict plus --cfg)")
+
+
+def _is_plain_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and "yaml" not in obj and "model" not in obj and "ema" not in obj
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], what: str, fix: str) -> None:
+    """model.load_state_dict(state_dict) with every disagreement one line: the first tensor, both shapes, `fix`.
+
+    (load_state_dict(strict=False) still raises a many-line RuntimeError on shape mismatches.) Non-finite weights
+    are refused too: a NaN in a float layer would otherwise silently cost accuracy in every later stage.
+    """
+    expected = model.state_dict()  # an empty tensor (a quantizer's range before calibration) takes any shape
+    for key, value in state_dict.items():
+        if key in expected and expected[key].numel() and tuple(expected[key].shape) != tuple(value.shape):
+            raise QYoloError(f"{what}: tensor {key} has shape {list(value.shape)} in the file but "
+                             f"{list(expected[key].shape)} in the model its yaml builds; {fix}")
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    if missing or unexpected:
+        raise QYoloError(f"{what} does not match its model yaml: missing {missing[:4]}, unexpected "
+                         f"{unexpected[:4]}; {fix}")
+    for key, value in state_dict.items():
+        if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise QYoloError(f"{what}: tensor {key} holds {bad} NaN/Inf value(s); the weights are damaged "
+                             "(a diverged training run or a broken conversion): use an intact checkpoint")
+    model.load_state_dict(state_dict, strict=True)
 
 
 def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: bool = True,
@@ -162,10 +196,9 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
         if not fuse:
             raise QYoloError(f"checkpoint {path} was saved with BatchNorm already folded; load it with fuse=True")
         fuse_model(model)  # match the saved (fused) layout before loading
-    result = model.load_state_dict(state_dict, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise QYoloError(f"checkpoint {path} does not match its model yaml: missing {result.missing_keys[:4]}, "
-                         f"unexpected {result.unexpected_keys[:4]}; the yaml or the file is wrong")
+    fix = ("give the --cfg that matches the weights (e.g. the model size they were trained as)" if
+           _is_plain_state_dict(obj) else "the file's model yaml and weights disagree: re-export or re-download it")
+    load_weights(model, state_dict, f"checkpoint {path}", fix)
     if fuse:
         fuse_model(model)
     return model.float().eval().to(device)

@@ -56,9 +56,9 @@ def _image_folder_for(ann_path: Path, file_names: list[str]) -> Path:
     split = ann_path.stem.split("_", 1)[-1]
     root = ann_path.parent.parent if ann_path.parent.name == "annotations" else ann_path.parent
     candidates = [root / split, root / "images" / split, root / "images", ann_path.parent]
-    probe = file_names[0] if file_names else None
+    probes = file_names[:20]  # several: one missing image must not hide the folder holding the others
     for folder in candidates:
-        if folder.is_dir() and (probe is None or (folder / probe).exists()):
+        if folder.is_dir() and (not probes or any((folder / name).exists() for name in probes)):
             return folder
     raise QYoloError(f"cannot find the images of {ann_path}: looked in {', '.join(map(str, candidates))}; "
                      f"put them in {candidates[0]}")
@@ -75,14 +75,29 @@ def _open_coco_json(ann_path: Path) -> DetectionDataset:
                          "give an instances_*.json file")
     if not data["images"]:
         raise QYoloError(f"{ann_path} lists no images; the annotation file is empty")
+    for index, im in enumerate(data["images"]):
+        lacking = [key for key in ("id", "file_name") if not isinstance(im, dict) or key not in im]
+        if lacking:
+            raise QYoloError(f"{ann_path}: images[{index}] (id {im.get('id', '?') if isinstance(im, dict) else '?'}) "
+                             f"has no {' or '.join(lacking)}; every image entry needs an id and a file_name")
     folder = _image_folder_for(ann_path, [im["file_name"] for im in data["images"]])
-    images = [ImageRecord(int(im["id"]), folder / im["file_name"], int(im["width"]), int(im["height"]))
-              for im in data["images"]]
+    images = [_image_record(im, folder) for im in data["images"]]
     categories = sorted(data["categories"], key=lambda c: c["id"])
     data.setdefault("info", {})
     data.setdefault("licenses", [])
     return DetectionDataset(ann_path, images, _quiet_coco(data), [c["id"] for c in categories],
                             [c["name"] for c in categories])
+
+
+def _image_record(entry: dict, folder: Path) -> ImageRecord:
+    """An image entry as a record; a missing width/height is read from the file (and written into the entry)."""
+    path = folder / entry["file_name"]
+    if "width" not in entry or "height" not in entry:
+        size = _image_size(path)
+        if size is None:  # unreadable: scoring skips it with a warning, as for any image that does not decode
+            size = (0, 0)
+        entry["width"], entry["height"] = size
+    return ImageRecord(int(entry["id"]), path, int(entry["width"]), int(entry["height"]))
 
 
 def _find_annotation(folder: Path) -> Path:

@@ -8,29 +8,36 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import run_cli
+from common.atomic import check_output_file
+from common.cli import CliParser, non_negative_int, positive_int, run_cli
 from eval.bench import BACKENDS, run_benchmark
 
 
 def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every CPU latency run takes (also `python -m tools.cpu_speed`)."""
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=50, help="timed runs per configuration")
-    parser.add_argument("--rounds", type=int, default=5, help="the timed runs are interleaved in this many rounds")
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--warmup", type=non_negative_int, default=10)
+    parser.add_argument("--runs", type=positive_int, default=50, help="timed runs per configuration")
+    parser.add_argument("--rounds", type=positive_int, default=5,
+                        help="the timed runs are interleaved in this many rounds")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/latency.json"))
     parser.add_argument("--plot", type=Path, help="PNG path (default: --out with .png)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: CPU seconds per call instead of wall time (steadier on a loaded machine, 1 thread)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to time")
     add_timing_arguments(parser)
     args = parser.parse_args(argv)
+    check_output_file(args.out)
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     run_benchmark(args.models, args.backends, args.threads, args.warmup, args.runs, args.rounds, None, args.out,
-                  args.plot)
+                  args.plot, clock=args.clock)
     return 0
 
 

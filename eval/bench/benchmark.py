@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from common.errors import QYoloError
-from common.latency import Config, cpu_name, interleaved, latency_stats, machine_load
+from common.latency import CLOCKS, Config, cpu_name, interleaved, latency_stats, machine_load
 from common.log import get_logger
 from common.provenance import versions
 from eval.bench.report import add_speedups, plot, table, write_json
@@ -37,9 +37,12 @@ def make_backend(kind: str, path: Path, threads: int):
 def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backends: Sequence[str] = BACKENDS,
                   threads: int = 2, warmup: int = 10, runs: int = 50, rounds: int = 5, arch: str | None = None,
                   out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
-                  progress: bool = True) -> tuple[list[dict], dict]:
-    """Time `models` (ONNX paths, or (path, input size) pairs for graphs with a dynamic input size)."""
+                  progress: bool = True, clock: str = "wall") -> tuple[list[dict], dict]:
+    """Time `models` (ONNX paths, or (path, input size) pairs for graphs with a dynamic input size); clock="cpu"
+    records CPU time per call instead of wall time (common.latency.interleaved)."""
     log = get_logger()
+    if clock not in CLOCKS:
+        raise QYoloError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     if not models:
         raise QYoloError("no models to time; give ONNX files (python -m eval.bench --models ...) or run "
                          "`python -m tools.cpu_speed` for the default YOLOv5s models")
@@ -63,16 +66,16 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
                      "profile": meta.get("qyolo.profile"), "integer_ops": meta.get("qyolo.integer_ops"),
                      "imgsz": int(hw[0]), "input_shape": [1, 3, *hw], "batch": 1, "threads": threads}
             configs.append(Config(label, backend, batch))
-    meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds,
+    meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds, "clock": clock,
             "arch": arch, "load_before": machine_load(), "started": time.ctime(),
             "versions": versions("onnxruntime", "openvino")}
-    interleaved(configs, warmup, runs, rounds, progress)
+    interleaved(configs, warmup, runs, rounds, progress, clock)
     meta["load_after"] = machine_load()
-    records = [{**c.label, **latency_stats(c.times_ms, 1), "warmup": warmup} for c in configs]
+    records = [{**c.label, **latency_stats(c.times_ms, 1), "warmup": warmup, "clock": clock} for c in configs]
     add_speedups(records)
     print(table(records))
     busy = meta["load_before"].get("others_busy_fraction")
-    if busy is not None and busy > 0.15:
+    if busy is not None and busy > 0.15 and clock == "wall":
         log.warning(f"other processes used {busy:.0%} of the CPUs just before the timing: latencies are inflated "
                     f"and ratios noisy; re-run on a quiet machine for publishable figures")
     if out is not None:

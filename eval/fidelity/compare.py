@@ -62,7 +62,7 @@ class Thresholds:
         """The default bounds for activations of `a_bits` (None or >= 8: the 8-bit bounds)."""
         if a_bits is None or a_bits >= 8:
             return cls()
-        return cls(f1_pass=0.90, f1_fail=0.75, box_iou_p05_pass=0.70, box_iou_p05_fail=0.55, score_p95_pass=0.20,
+        return cls(f1_pass=0.90, f1_fail=0.75, box_iou_p05_pass=0.60, box_iou_p05_fail=0.50, score_p95_pass=0.20,
                    score_p95_fail=0.40, count_ratio_pass=1.25, count_ratio_fail=1.5)
 
 

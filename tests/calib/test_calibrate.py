@@ -5,6 +5,7 @@ Runs on the fixture model at 64 px with a handful of tiny synthetic images, so e
 import copy
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,7 +37,7 @@ def images(tmp_path_factory):
     return folder
 
 
-QUANT_FIELDS = ("method", "scheme", "w_bits", "a_bits")
+QUANT_FIELDS = ("method", "scheme", "w_bits", "a_bits", "skip")
 
 
 def small(images, tmp_path, **overrides) -> CalibConfig:
@@ -209,23 +210,39 @@ def test_undecodable_images_are_skipped_and_all_bad_is_an_error(images, tmp_path
         calibrate(small(bad, tmp_path, num_images=1))
 
 
-def nan_checkpoint(tmp_path):
-    """The fixture with a NaN in the stem conv (kept in float): every activation after it is NaN."""
+def edited_checkpoint(tmp_path, key: str, edit) -> Path:
+    """The fixture with one weight tensor changed by `edit(tensor)` (in place on a copy)."""
     from yolo.checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(FIXTURE_WEIGHTS)
     checkpoint["state_dict"] = dict(checkpoint["state_dict"])
-    weight = checkpoint["state_dict"]["model.0.conv.weight"].clone()
-    weight[0, 0, 0, 0] = float("nan")
-    checkpoint["state_dict"]["model.0.conv.weight"] = weight
-    path = tmp_path / "nan.pt"
+    weight = checkpoint["state_dict"][key].float().clone()  # stored as fp16: scale in fp32
+    edit(weight)
+    checkpoint["state_dict"][key] = weight
+    path = tmp_path / "edited.pt"
     torch.save(checkpoint, path)
     return path
 
 
-def test_nan_activations_name_the_layer(images, tmp_path):
+def test_nan_weights_are_refused_at_load_naming_the_tensor(images, tmp_path):
+    weights = edited_checkpoint(tmp_path, "model.24.m.0.weight", lambda w: w.view(-1)[0].fill_(float("nan")))
+    with pytest.raises(QYoloError, match=r"tensor model\.24\.m\.0\.weight holds 1 NaN/Inf value"):
+        calibrate(small(images, tmp_path, weights=weights))
+
+
+def test_overflowing_activations_name_the_layer(images, tmp_path):
+    """Finite weights near float32's maximum in the stem conv (kept in float): the next quantizer sees Inf."""
+    weights = edited_checkpoint(tmp_path, "model.0.conv.weight", lambda w: w.div_(w.abs().max()).mul_(3e38))
     with pytest.raises(QYoloError, match=r"layer model\.1\.conv\.input_quantizer: .*NaN/Inf"):
-        calibrate(small(images, tmp_path, weights=nan_checkpoint(tmp_path)))
+        calibrate(small(images, tmp_path, weights=weights))
+
+
+def test_non_finite_float_head_output_names_the_module(images, tmp_path):
+    """The Detect output convs stay in float, so no quantizer sees them: the output check names the conv."""
+    weights = edited_checkpoint(tmp_path, "model.24.m.1.weight", lambda w: w.div_(w.abs().max()).mul_(3e38))
+    with pytest.raises(QYoloError, match=r"output holds NaN/Inf on calibration batch 1, first at model\.24\.m\.1 "
+                                         r"\(Conv2d\)"):
+        calibrate(small(images, tmp_path, weights=weights))
 
 
 def test_cuda_asked_without_cuda(images, tmp_path):
@@ -243,3 +260,33 @@ def test_threads_are_restored(images, tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_skip_glob_matching_nothing_is_refused_with_real_names(images, tmp_path):
+    with pytest.raises(QYoloError, match=r"^--skip 'model\.99\.\*' matches no module of .*fixture\.pt; module names "
+                                         r"look like model\.0\.conv, model\.0\.act, model\.1\.conv, "
+                                         r"model\.1\.act\.\.\."):
+        calibrate(small(images, tmp_path, skip=("model.9.*", "model.99.*")))
+
+
+def test_skip_everything_says_nothing_is_left_to_quantize(images, tmp_path):
+    with pytest.raises(QYoloError, match=r"nothing left to quantize in .*fixture\.pt: with --skip '\*', every "
+                                         r"Conv2d/MaxPool2d stays in float; narrow --skip"):
+        calibrate(small(images, tmp_path, skip=("*",)))
+
+
+def test_output_folder_is_refused_before_the_work(images, tmp_path):
+    # the weights do not exist either: the --out error coming first shows nothing was loaded before the check
+    with pytest.raises(QYoloError, match=rf"^--out {tmp_path} is an existing folder; give a file path"):
+        calibrate(small(images, tmp_path, out=tmp_path, weights=tmp_path / "missing.pt"))
+
+
+def test_artifact_with_a_wrong_shape_tensor_names_it(images, tmp_path):
+    path = calibrate(small(images, tmp_path))
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["model.2.cv1.conv.weight"] = payload["state_dict"]["model.2.cv1.conv.weight"][:, :-1]
+    torch.save(payload, path)
+    with pytest.raises(QYoloError, match=rf"^calibrated artifact {path}: tensor model\.2\.cv1\.conv\.weight has shape "
+                                         r"\[16, 31, 1, 1\] in the file but \[16, 32, 1, 1\] in the model its yaml "
+                                         r"builds; it is damaged or was edited: re-run calibration"):
+        load_calibrated(path)

@@ -60,12 +60,12 @@ def test_cli_bad_input_is_one_line_exit_2(case, images, tmp_path):
     args, expected = {
         "method": (["--method", "kl"], "unknown calibration method 'kl'"),
         "a_bits": (["--a-bits", 9], "a_bits must be an integer in 2..8, got 9"),
-        "w_bits_text": (["--w-bits", "eight"], "--w-bits: invalid int value: 'eight'"),
+        "w_bits_text": (["--w-bits", "eight"], "--w-bits: expected a positive integer, got 'eight'"),
         "scheme": (["--scheme", "int8"], "unknown scheme 'int8'"),
         "asym_entropy": (["--method", "entropy", "--scheme", "asym"], "symmetric only"),
         "empty": (["--data", empty], f"no images .* in {empty}"),
         "missing": (["--weights", tmp_path / "none.pt"], "checkpoint .*none.pt does not exist"),
-        "nan": (["--weights", _nan_weights(tmp_path)], r"layer model\.1\.conv\.input_quantizer: .*NaN/Inf"),
+        "nan": (["--weights", _nan_weights(tmp_path)], r"tensor model\.0\.conv\.weight holds 1728 NaN/Inf"),
         "imgsz": (["--imgsz", 100], "multiple of 32"),
         "unknown_flag": (["--bits", 8], "unrecognized arguments: --bits 8"),
     }[case]

@@ -98,7 +98,7 @@ def test_cli_build_rejects_bad_settings_in_one_line(tmp_path):
     from engine.cli import main
 
     onnx_path = write_model(tmp_path / "q.onnx", qdq="int8")
-    with pytest.raises(QYoloError, match="batch must be >= 1"):
+    with pytest.raises(QYoloError, match="argument --batch: must be a positive integer, got 0"):
         main(["build", "--onnx", str(onnx_path), "--batch", "0"])
     with pytest.raises(QYoloError, match="static batch of 1"):
         main(["build", "--onnx", str(write_model(tmp_path / "s.onnx", qdq="int8", batch=1)), "--batch", "8"])

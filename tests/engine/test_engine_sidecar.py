@@ -1,6 +1,7 @@
 """Sidecar round trip, what the runner does with it (refuses an engine of another TensorRT), refusal of foreign
 or broken sidecars, and `python -m engine inspect` reading it."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from common.errors import QYoloError
 from common.provenance import file_sha256, sidecar_path
 from engine.errors import check_engine_version
-from engine.sidecar import make_sidecar, read_sidecar, write_sidecar
+from engine.sidecar import SIDECAR_FORMAT, make_sidecar, read_sidecar, write_sidecar
 
 
 def _content(tmp_path):
@@ -69,3 +70,23 @@ def test_inspect_cli_reads_sidecar_and_layers_without_tensorrt(tmp_path, capsys)
     assert '"tensorrt_version": "10.8.0.43"' in out and "convolutions in INT8: 1/3 (33%)" in out
     with pytest.raises(QYoloError, match="no sidecar"):
         main(["inspect", str(tmp_path / "other.engine")])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", r"engine sidecar .*m\.engine\.json holds a JSON list, not the object `python -m engine build` writes; "
+               r"delete it or rebuild the engine"),
+    ('"text"', r"holds a JSON str, not the object"),
+    (json.dumps({"format": SIDECAR_FORMAT}), r"the sidecar of .*m\.engine has no 'layers' summary and there is no "
+                                             r"m\.engine\.layers\.json; it is incomplete: rebuild the engine"),
+    (json.dumps({"format": SIDECAR_FORMAT, "layers": [1]}), r"has no 'layers' summary"),
+])
+def test_inspect_of_a_malformed_sidecar_is_one_line(tmp_path, content, message, capsys):
+    from common.cli import run_cli
+    from engine.cli import main
+
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"not used")
+    sidecar_path(engine).write_text(content)
+    assert run_cli(main, ["inspect", str(engine)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and re.search(message, err), err

@@ -48,3 +48,11 @@ def test_bad_arguments(tmp_path, capsys):
     assert run_cli(main, ["--models", str(tmp_path / "missing.onnx"), "--backends", "ort", "--out",
                           str(tmp_path / "x.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cpu_clock(tmp_path):
+    records, meta = run_benchmark([exported("fp32")], backends=("ort",), threads=1, warmup=0, runs=2, rounds=1,
+                                  out=None, progress=False, clock="cpu")
+    assert meta["clock"] == "cpu" and records[0]["clock"] == "cpu" and records[0]["median_ms"] > 0
+    with pytest.raises(QYoloError, match="clock must be one of"):
+        run_benchmark([exported("fp32")], backends=("ort",), out=None, progress=False, clock="gpu")

@@ -173,3 +173,50 @@ def test_cli_writes_metrics_and_markdown(tiny_coco, tmp_path, capsys):
     assert "100.0" in capsys.readouterr().out
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["num_images"] == 3
     assert (tmp_path / "run" / "metrics.md").read_text().startswith("| backend | precision | AP |")
+
+
+class NanBackend(PerfectBackend):
+    """The perfect predictions, except NaN boxes for the second image of each batch."""
+
+    def __call__(self, batch):
+        pred = super().__call__(batch)
+        pred[1:2, 0, :4] = np.nan
+        return pred
+
+
+def _evaluate_with(backend_class, **config):
+    register_backend("probe", f"{__name__}:{backend_class}")
+    try:
+        return evaluate(EvalConfig(model="m.onnx", backend="probe", imgsz=64, progress=False, **config))
+    finally:
+        BACKENDS.pop("probe")
+
+
+def test_non_finite_predictions_stop_the_evaluation_naming_the_images(tiny_coco):
+    with pytest.raises(QYoloError, match=r"^perfect/fp32 produced NaN/Inf predictions for 1 image\(s\) \(2\.jpg\); the "
+                                         r"model m\.onnx is broken"):
+        _evaluate_with("NanBackend", data=tiny_coco, batch=2)
+
+
+def test_fewer_categories_than_model_classes_is_one_line(tiny_coco):
+    ann = tiny_coco / "annotations" / "instances_val.json"
+    data = json.loads(ann.read_text())
+    data["categories"] = data["categories"][:1]
+    ann.write_text(json.dumps(data))
+    with pytest.raises(QYoloError, match=rf"^m\.onnx predicts 2 classes but {tiny_coco} lists only 1 categories; "
+                                         r"evaluate on a dataset whose category list covers every class"):
+        _evaluate_with("PerfectBackend", data=tiny_coco)
+
+
+def test_unwritable_output_is_refused_before_the_work(tiny_coco, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(QYoloError, match=r"cannot write into --out .*/file/out \(.*/file is a file, not a folder\)"):
+        _evaluate_with("NanBackend", data=tiny_coco, out=tmp_path / "file" / "out")
+    with pytest.raises(QYoloError, match=r"--out .*/file/m\.json \(.*/file is a file, not a folder\)"):
+        _evaluate_with("NanBackend", data=tiny_coco, out=tmp_path / "file" / "m.json")
+
+
+@pytest.mark.parametrize("device", ["tpu", "gpu", "cuda:x"])
+def test_config_rejects_unknown_devices(device):
+    with pytest.raises(ValueError, match=rf"device '{device}' is not supported; use cpu, cuda or cuda:<index>"):
+        EvalConfig(model="m.pt", data="d", device=device)

@@ -19,7 +19,8 @@ def test_unwritable_output_fails_before_any_work(tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where a folder is needed")
     cfg = ExportConfig(out=blocker / "m.onnx", weights="w.pt", profile="fp32")
-    with pytest.raises(QYoloError, match="cannot write .*writable --out"):
+    with pytest.raises(QYoloError, match=r"cannot write --out .*not_a_folder is a file, not a folder\); choose a "
+                                         r"writable path"):
         export_model(float_fixture(), cfg)
 
 

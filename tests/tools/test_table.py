@@ -42,9 +42,9 @@ def test_rows_in_paper_order():
 @pytest.mark.parametrize("argv, message", [
     (["--methods", "kl"], "unknown table method"),
     (["--bits", "9-9"], "bit widths '9-9'"),
-    (["--num-images", "0"], "num_images"),
+    (["--num-images", "0"], "--num-images: must be a positive integer, got 0"),
     (["--imgsz", "100"], "multiple of 32"),
-    (["--max-images", "0"], "max_images"),
+    (["--max-images", "0"], "--max-images: must be a positive integer, got 0"),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys):
     assert run_cli(table.main, argv + ["--out", "/nonexistent/never-written"]) == 2

@@ -129,3 +129,36 @@ def test_truncated_checkpoint(tmp_path):
     bad.write_bytes(good.read_bytes()[:5000])
     with pytest.raises(QYoloError, match="corrupt, truncated"):
         load_model(bad, cfg="yolov5n")
+
+
+def test_state_dict_of_another_model_size_names_the_tensor_and_both_shapes(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "v5s.pt"
+    torch.save(DetectionModel(yolov5_cfg("s")).state_dict(), path)
+    with pytest.raises(QYoloError, match=rf"^checkpoint {path}: tensor model\.0\.conv\.weight has shape "
+                                         r"\[32, 3, 6, 6\] in the file but \[16, 3, 6, 6\] in the model its yaml "
+                                         r"builds; give the --cfg that matches the weights"):
+        load_model(path, cfg="yolov5n")
+    assert load_model(path, cfg="yolov5s") is not None
+
+
+def test_project_file_whose_yaml_and_weights_disagree(tmp_path):
+    from yolo.checkpoint import read_checkpoint
+    from yolo.fixture import FIXTURE_WEIGHTS
+
+    checkpoint = read_checkpoint(FIXTURE_WEIGHTS)
+    checkpoint["yaml"] = yolov5_cfg("s")
+    path = tmp_path / "mixed.pt"
+    torch.save(checkpoint, path)
+    with pytest.raises(QYoloError, match=r"tensor model\.0\.conv\.weight has shape \[16, 3, 6, 6\] in the file but "
+                                         r"\[32, 3, 6, 6\] .*; the file's model yaml and weights disagree"):
+        load_model(path)
+
+
+def test_folder_and_onnx_given_as_checkpoint_say_what_they_are(tmp_path):
+    with pytest.raises(QYoloError, match=rf"^checkpoint {tmp_path} is a folder; give the checkpoint file"):
+        load_model(tmp_path)
+    (tmp_path / "m.onnx").write_bytes(b"\x08\x07")
+    with pytest.raises(QYoloError, match=r"m\.onnx is an ONNX model, not a PyTorch checkpoint; run it with an ONNX "
+                                         r"backend \(python -m eval --backend ort or openvino\)"):
+        load_model(tmp_path / "m.onnx")

@@ -124,3 +124,40 @@ def test_sampler_from_a_dataset_and_bad_sources(tmp_path):
         sample_calibration_images(tmp_path / "missing", 10)
     with pytest.raises(ValueError, match="got 0"):
         sample_calibration_images(tmp_path, 0)
+
+
+def _edited_coco(tmp_path, edit, sizes=((48, 64), (30, 40), (20, 80))):
+    """Three real images of different sizes and a COCO JSON for them, changed by `edit(data)`."""
+    names = [f"{i}.jpg" for i in range(len(sizes))]
+    for name, shape in zip(names, sizes):
+        _write_images(tmp_path / "val2017", [name], shape)
+    path = _coco_json(tmp_path / "annotations" / "instances_val2017.json", names)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_coco_images_without_width_height_are_measured_from_the_files(tmp_path):
+    def drop_sizes(data):
+        for entry in data["images"]:
+            del entry["width"], entry["height"]
+    ds = open_dataset(_edited_coco(tmp_path, drop_sizes))
+    assert [(r.width, r.height) for r in ds.images] == [(64, 48), (40, 30), (80, 20)]
+    assert [ds.coco.imgs[i]["width"] for i in (1, 2, 3)] == [64, 40, 80]
+
+
+def test_coco_image_without_file_name_names_the_entry(tmp_path):
+    path = _edited_coco(tmp_path, lambda data: data["images"][1].pop("file_name"))
+    with pytest.raises(QYoloError, match=r"instances_val2017\.json: images\[1\] \(id 2\) has no file_name; every "
+                                         r"image entry needs an id and a file_name"):
+        open_dataset(path)
+
+
+def test_a_missing_first_image_does_not_hide_the_folder(tmp_path):
+    """The folder is found from any of the first images; the missing one is left to the per-image warning."""
+    def first_missing(data):
+        data["images"][0]["file_name"] = "gone.jpg"
+    ds = open_dataset(_edited_coco(tmp_path, first_missing))
+    assert [r.path.name for r in ds.images] == ["gone.jpg", "1.jpg", "2.jpg"]
+    assert ds.images[1].path == tmp_path / "val2017" / "1.jpg"

@@ -1,0 +1,47 @@
+"""The checks every option and config field shares, each raising ValueError with the value and what is allowed.
+
+Config dataclasses call them in __post_init__ (so the Python API validates too); the CLIs' argparse types in
+common.cli wrap the same functions, so a value is judged the same way whichever door it came through.
+"""
+import re
+
+DEVICE_HINT = "use cpu, cuda or cuda:<index>"
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def non_negative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def image_size(value, name: str = "imgsz") -> int:
+    """A letterbox size: a positive multiple of 32 (YOLOv5's largest stride)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 32 or value % 32:
+        raise ValueError(f"{name} must be a positive multiple of 32 (the model's largest stride), got {value!r}")
+    return value
+
+
+def fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def torch_device(value, name: str = "device") -> str:
+    """cpu, cuda or cuda:<index> (the devices this project runs torch on)."""
+    if not isinstance(value, str) or not _DEVICE.match(value):
+        raise ValueError(f"{name} {value!r} is not supported; {DEVICE_HINT}")
+    return value
+
+
+def one_of(value, choices, name: str):
+    if value not in choices:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(map(str, choices))}")
+    return value
