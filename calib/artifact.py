@@ -145,8 +145,8 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     """
     from calib.replace import quantize_model
     from yolo.checkpoint import load_weights
+    from yolo.family import build_model
     from yolo.fuse import fuse_model
-    from yolo.model import DetectionModel
 
     path = Path(path)
     payload = read_artifact(path)
@@ -155,7 +155,7 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     except (TypeError, ValueError) as exc:
         raise QYoloError(f"calibrated artifact {path} holds an invalid quant_config ({exc}); re-run calibration") \
             from None
-    model = DetectionModel(payload["yaml"], ch=int(payload.get("ch", 3)), names=payload.get("names"))
+    model = build_model(payload["yaml"], ch=int(payload.get("ch", 3)), names=payload.get("names"))
     fuse_model(model)
     log = get_logger()
     level = log.level

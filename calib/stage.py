@@ -159,6 +159,11 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
+    if config.quant.float_head_classes == QuantConfig.float_head_classes:  # default rule: the family's own head
+        from yolo.family import family_of_model
+
+        head = family_of_model(model).float_head_classes
+        quant_configs = [dataclasses.replace(q, float_head_classes=head) for q in quant_configs]
     _check_skip_globs(model, config)
     quantize_model(model, quant_configs[0])
     if not any(True for _ in quantizers(model)):

@@ -1,5 +1,5 @@
-"""`python -m tools.cpu_speed` (make bench-cpu-speed): YOLOv5 (random weights) FP32 vs INT8 CPU latency at several
-input sizes, batch 1, ONNX Runtime and OpenVINO, interleaved runs; JSON + PNG + table.
+"""`python -m tools.cpu_speed` (make bench-cpu-speed): a named architecture (random weights) FP32 vs INT8 CPU
+latency at several input sizes, batch 1, ONNX Runtime and OpenVINO, interleaved runs; JSON + PNG + table.
 
 Builds the models once (tools.bench_models: calibration and export chained on synthetic images), then times
 them with `eval.bench.run_benchmark`. For your own ONNX files use `python -m eval.bench --models ...`.
@@ -13,8 +13,9 @@ from eval.bench import run_benchmark
 from eval.bench.__main__ import add_timing_arguments
 from tools.bench_models import build_models
 from yolo.configs import SCALES
+from yolo.families.yolov7_configs import MODELS as YOLOV7_MODELS
 
-ARCHS = [f"yolov5{scale}" for scale in SCALES]
+ARCHS = [f"yolov5{scale}" for scale in SCALES] + list(YOLOV7_MODELS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

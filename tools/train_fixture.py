@@ -1,4 +1,5 @@
-"""Train the embedded fixture model: YOLOv5n's graph (8 classes) on the synthetic shapes data, on the CPU.
+"""Train the embedded fixture model: YOLOv5n's graph (8 classes) on the synthetic shapes data, on the CPU
+(--model picks another architecture of any family, --width/--depth its multiples).
 
 The committed yolo/assets/fixture.pt is the EMA checkpoint after 21 epochs of a 30-epoch cosine schedule
 (seed 0, 4,000 synthetic training images at 256 px, about 30 minutes on 2 shared CPU cores):
@@ -22,10 +23,10 @@ from tqdm import tqdm
 
 from common.atomic import atomic_path
 from common.cli import run_cli
-from yolo.configs import yolov5_cfg
+from common.errors import QYoloError
+from yolo.family import build_model, named_config
 from yolo.fixture import FIXTURE_IMGSZ
 from yolo.loss import YoloLoss
-from yolo.model import DetectionModel
 from yolo.synthetic import CLASS_NAMES, ensure_split
 
 
@@ -117,11 +118,24 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("yolo/assets/fixture.pt"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--model", default="yolov5n", help="model name of any family (yolov5n, yolov7, yolov7-tiny ...)")
+    parser.add_argument("--width", type=float, default=None, help="override the model's width_multiple")
+    parser.add_argument("--depth", type=float, default=None, help="override the model's depth_multiple")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = named_config(args.model)
+    if cfg is None:
+        raise QYoloError(f"unknown --model {args.model!r}; give a name like yolov5n, yolov7 or yolov7-tiny")
+    for key, value in (("width_multiple", args.width), ("depth_multiple", args.depth)):
+        if value is not None:
+            cfg[key] = value
+    cfg["nc"] = len(CLASS_NAMES)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     images, labels = load_split("train", args.imgsz)
-    model = DetectionModel(yolov5_cfg("n", nc=len(CLASS_NAMES)), names=CLASS_NAMES).train()
+    model = build_model(cfg, names=CLASS_NAMES).train()
     decay, no_decay = [], []
     for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)

@@ -1,8 +1,11 @@
-"""Conv + BatchNorm folding: the model PTQ works on is the fused one (BN folded into conv weight and bias)."""
+"""Deployment-form fusion: the model PTQ works on is the fused one.
+
+Protocol: a module with a deployment form defines `fuse()` (fold its BatchNorm, re-parameterise its branches, fold
+implicit terms) and changes itself in place; `fuse_modules` calls it on every such module. A family may replace
+this with its own `Family.fuse`; `fuse_model` uses the model's family when it has one.
+"""
 import torch
 from torch import nn
-
-from yolo.modules import Conv
 
 
 @torch.no_grad()
@@ -10,7 +13,7 @@ def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A new Conv2d computing bn(conv(x)) in eval mode, in float64 for the folding arithmetic."""
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                       conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
-    fused = fused.to(conv.weight.device)
+    fused = fused.to(conv.weight.device, conv.weight.dtype)
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
     w = conv.weight.double() * scale.view(-1, 1, 1, 1)
     b = conv.bias.double() if conv.bias is not None else torch.zeros_like(bn.running_mean, dtype=torch.float64)
@@ -20,11 +23,20 @@ def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
-def fuse_model(model: nn.Module) -> nn.Module:
-    """Fold every Conv's BN in place; returns the model (in eval mode). Idempotent."""
+def fuse_modules(model: nn.Module) -> nn.Module:
+    """Call `fuse()` on every submodule that has one (eval mode first); returns the model. Idempotent."""
     model.eval()
-    for module in model.modules():
-        if isinstance(module, Conv) and hasattr(module, "bn"):
-            module.conv = fuse_conv_and_bn(module.conv, module.bn)
-            delattr(module, "bn")
+    for module in list(model.modules()):
+        fuse = getattr(module, "fuse", None)
+        if module is not model and callable(fuse):
+            fuse()
     return model
+
+
+def fuse_model(model: nn.Module) -> nn.Module:
+    """The deployment form of `model`, in place, by its family's rules (the generic protocol without a family)."""
+    from yolo.family import family_of_model
+
+    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
+        return fuse_modules(model)
+    return family_of_model(model).fuse(model)

@@ -1,39 +1,54 @@
-"""YOLOv5 DetectionModel built from the model's own yaml dict (v6.x / v7.0 format).
+"""A YOLO detection model built from its own yaml dict, for any family whose layers the yaml parser can wire.
 
-Layer indices, attribute names (`.f`, `.i`, `.type`, `.np`) and state_dict keys follow ultralytics/yolov5, so
-checkpoints trained there load with `load_state_dict` and produce the same raw outputs.
+Layer indices, attribute names (`.f`, `.i`, `.type`, `.np`) and state_dict keys follow the upstream repositories
+(ultralytics/yolov5, WongKinYiu/yolov7), so their checkpoints load with `load_state_dict` and produce the same raw
+outputs. Module names resolve in the family's own registry (yolo.module_registry); the family is recognised from
+the yaml (yolo.family) unless given.
 """
-import contextlib
 import copy
 import math
+import re
 
 import torch
 from torch import nn
 
 from common.errors import QYoloError
-from yolo.modules import C3, MODULE_REGISTRY, SPPF, Bottleneck, Concat, Conv, Detect
+from yolo.family import Family, family_of
+from yolo.module_registry import ModuleRegistry
 
-# Types whose first two args are (c_in, c_out) and whose c_out is scaled by width_multiple.
-_CHANNEL_MODULES = (Conv, Bottleneck, C3, SPPF)
-# Types whose 3rd arg is a repeat count consumed by the module itself (depth_multiple applies).
-_REPEAT_INSIDE = (C3,)
+_CONSTANTS = {"None": None, "True": True, "False": False}
+# Activation arguments written as Python in the yaml (YOLOv7-tiny: nn.LeakyReLU(0.1)); parsed, never eval'ed.
+_ACTIVATION = re.compile(r"^nn\.(LeakyReLU|ReLU|SiLU|Identity|Hardswish|Sigmoid)\(\s*([0-9.eE+-]*)\s*\)$")
 
 
 def make_divisible(x: float, divisor: int = 8) -> int:
     return int(math.ceil(x / divisor) * divisor)
 
 
-def _resolve_type(name) -> type[nn.Module]:
-    if isinstance(name, type):
-        return name
-    key = name if name in MODULE_REGISTRY else name.replace("torch.nn.", "nn.")
-    if key not in MODULE_REGISTRY:
-        raise QYoloError(f"model yaml uses module type {name!r}, which is not registered; known types: "
-                         f"{sorted(MODULE_REGISTRY)} (add it with yolo.modules.register_module)")
-    return MODULE_REGISTRY[key]
+def _yaml_arg(a, nc: int, anchors):
+    if not isinstance(a, str):
+        return a
+    if a in _CONSTANTS:
+        return _CONSTANTS[a]
+    if a == "nc":
+        return nc
+    if a == "anchors":
+        return anchors
+    match = _ACTIVATION.match(a.replace("torch.nn.", "nn."))
+    if match:
+        kind, value = match.groups()
+        return getattr(nn, kind)(float(value)) if value else getattr(nn, kind)()
+    return a
 
 
-def parse_model(cfg: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
+def _resolve(registry: ModuleRegistry, name, index: int):
+    if name not in registry:
+        raise QYoloError(f"model yaml layer {index} uses module type {name!r}, which the {registry.family} family "
+                         f"does not define; known types: {registry.names()}")
+    return registry[name]
+
+
+def parse_model(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tuple[nn.Sequential, list[int]]:
     """Build the layer list from the yaml's backbone + head, returning (layers, indices whose outputs are kept)."""
     anchors, nc = cfg["anchors"], cfg["nc"]
     gd, gw = cfg.get("depth_multiple", 1.0), cfg.get("width_multiple", 1.0)
@@ -41,32 +56,32 @@ def parse_model(cfg: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
     no = na * (nc + 5)
     layers, save, c2 = [], [], ch[-1]
     for i, (f, n, m, args) in enumerate(cfg["backbone"] + cfg["head"]):
-        module_type = _resolve_type(m)
-        args = list(args)
-        for j, a in enumerate(args):
-            if isinstance(a, str):
-                with contextlib.suppress(NameError):
-                    args[j] = {"None": None, "nc": nc, "anchors": anchors, "True": True, "False": False}.get(a, a)
+        spec = _resolve(registry, m, i)
+        args = [_yaml_arg(a, nc, anchors) for a in args]
         n_ = max(round(n * gd), 1) if n > 1 else n
-        if module_type in _CHANNEL_MODULES:
+        if spec.role in ("channels", "channels_repeat"):
             c1, c2 = ch[f], args[0]
             if c2 != no:
                 c2 = make_divisible(c2 * gw, 8)
             args = [c1, c2, *args[1:]]
-            if module_type in _REPEAT_INSIDE:
+            if spec.role == "channels_repeat":
                 args.insert(2, n_)
                 n_ = 1
-        elif module_type is nn.BatchNorm2d:
+        elif spec.role == "batchnorm":
             args = [ch[f]]
-        elif module_type is Concat:
+        elif spec.role == "concat":
             c2 = sum(ch[x] for x in f)
-        elif module_type is Detect:
+        elif spec.role == "shortcut":
+            c2 = ch[f[0]]
+        elif spec.role == "space_to_depth":
+            c2 = ch[f] * 4
+        elif spec.role == "head":
             args.append([ch[x] for x in f])
             if isinstance(args[1], int):
                 args[1] = [list(range(args[1] * 2))] * len(f)
         else:
             c2 = ch[f]
-        module = nn.Sequential(*(module_type(*args) for _ in range(n_))) if n_ > 1 else module_type(*args)
+        module = nn.Sequential(*(spec.cls(*args) for _ in range(n_))) if n_ > 1 else spec.cls(*args)
         module.i, module.f = i, f
         module.type = m if isinstance(m, str) else m.__name__
         module.np = sum(p.numel() for p in module.parameters())
@@ -79,31 +94,37 @@ def parse_model(cfg: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
 
 
 class DetectionModel(nn.Module):
-    """YOLOv5 detection model. eval forward -> (pred [B, N, 5+nc], raw per-scale maps); train forward -> raw."""
+    """A YOLO detection model. eval forward -> (decoded pred, raw per-scale maps); train forward -> raw maps.
 
-    def __init__(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None):
+    The last layer is the family's head; it learns its strides from a probe forward (`bind_strides`).
+    """
+
+    def __init__(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None,
+                 family: Family | None = None):
         super().__init__()
         self.yaml = copy.deepcopy(cfg)
         if nc is not None:
             self.yaml["nc"] = nc
-        self.model, self.save = parse_model(self.yaml, ch=[ch])
+        family = family or family_of(self.yaml)
+        self.family = family.name
+        self.model, self.save = parse_model(self.yaml, ch=[ch], registry=family.modules)
         nc = self.yaml["nc"]
         self.names = list(names) if names else list(self.yaml.get("names", [str(i) for i in range(nc)]))
-        detect = self.model[-1]
-        if not isinstance(detect, Detect):
-            raise QYoloError("model yaml does not end with a Detect layer; only detection models are supported")
-        s = 256  # probe size for the strides, as YOLOv5
-        detect.inplace = True
+        head = self.model[-1]
+        if type(head).__name__ not in family.float_head_classes:
+            raise QYoloError(f"model yaml ends with {type(head).__name__}, not a detection head of the "
+                             f"{family.name} family ({list(family.float_head_classes)}); only detection models "
+                             "are supported")
+        s = 256  # probe size for the strides, as upstream
         self.train()
         with torch.no_grad():
-            detect.stride = torch.tensor([s / x.shape[-2] for x in self.forward(torch.zeros(1, ch, s, s))])
-        detect.anchors /= detect.stride.view(-1, 1, 1)
-        self.stride = detect.stride
-        detect.initialize_biases()
+            strides = torch.tensor([s / x.shape[-2] for x in self.forward(torch.zeros(1, ch, s, s))])
+        head.bind_strides(strides)
+        self.stride = head.stride
         self.eval()
 
     @property
-    def detect(self) -> Detect:
+    def detect(self) -> nn.Module:
         return self.model[-1]
 
     def forward(self, x: torch.Tensor):
@@ -116,11 +137,12 @@ class DetectionModel(nn.Module):
         return x
 
     def _apply(self, fn, *args, **kwargs):
-        # Keep Detect's stride and cached grids on the same device/dtype as the weights.
+        # Keep the head's stride and cached grids on the same device/dtype as the weights.
         self = super()._apply(fn, *args, **kwargs)
-        detect = self.model[-1]
-        detect.stride = fn(detect.stride)
-        detect.grid = [torch.empty(0) for _ in detect.grid]
-        detect.anchor_grid = [torch.empty(0) for _ in detect.anchor_grid]
-        self.stride = detect.stride
+        head = self.model[-1]
+        head.stride = fn(head.stride)
+        if hasattr(head, "grid"):
+            head.grid = [torch.empty(0) for _ in head.grid]
+            head.anchor_grid = [torch.empty(0) for _ in head.anchor_grid]
+        self.stride = head.stride
         return self

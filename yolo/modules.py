@@ -1,6 +1,7 @@
 """YOLOv5 (v6.x / v7.0) building blocks, named and laid out as in ultralytics/yolov5 so state_dict keys match.
 
-`MODULE_REGISTRY` maps the names used in a model yaml to classes; `register_module` adds new types.
+`MODULE_REGISTRY` is the YOLOv5 family's yaml vocabulary (name -> class and yaml role); `register_module` adds
+new types to it. Other families keep their own registries (yolo/families/).
 """
 import math
 from typing import Callable
@@ -8,15 +9,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-MODULE_REGISTRY: dict[str, type[nn.Module]] = {}
+from yolo.fuse import fuse_conv_and_bn
+from yolo.module_registry import ModuleRegistry
+
+MODULE_REGISTRY = ModuleRegistry("yolov5")
 
 
-def register_module(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    def decorator(cls: type[nn.Module]) -> type[nn.Module]:
-        MODULE_REGISTRY[name] = cls
-        return cls
-
-    return decorator
+def register_module(name: str, role: str = "same") -> Callable[[type[nn.Module]], type[nn.Module]]:
+    return MODULE_REGISTRY.register(name, role)
 
 
 def autopad(k: int, p: int | None = None, d: int = 1) -> int:
@@ -25,7 +25,7 @@ def autopad(k: int, p: int | None = None, d: int = 1) -> int:
     return k // 2 if p is None else p
 
 
-@register_module("Conv")
+@register_module("Conv", "channels")
 class Conv(nn.Module):
     """Conv2d + BatchNorm2d + SiLU. After fusion `bn` is gone and forward skips it."""
 
@@ -41,8 +41,14 @@ class Conv(nn.Module):
             return self.act(self.bn(self.conv(x)))
         return self.act(self.conv(x))
 
+    def fuse(self) -> None:
+        """Fold the BatchNorm into the conv (deployment form)."""
+        if hasattr(self, "bn"):
+            self.conv = fuse_conv_and_bn(self.conv, self.bn)
+            delattr(self, "bn")
 
-@register_module("Bottleneck")
+
+@register_module("Bottleneck", "channels")
 class Bottleneck(nn.Module):
     def __init__(self, c1: int, c2: int, shortcut: bool = True, g: int = 1, e: float = 0.5):
         super().__init__()
@@ -55,7 +61,7 @@ class Bottleneck(nn.Module):
         return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
 
 
-@register_module("C3")
+@register_module("C3", "channels_repeat")
 class C3(nn.Module):
     """CSP bottleneck with 3 convolutions."""
 
@@ -71,7 +77,7 @@ class C3(nn.Module):
         return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
 
 
-@register_module("SPPF")
+@register_module("SPPF", "channels")
 class SPPF(nn.Module):
     """Spatial pyramid pooling, fast: three chained 5x5 max pools."""
 
@@ -89,7 +95,7 @@ class SPPF(nn.Module):
         return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
 
 
-@register_module("Concat")
+@register_module("Concat", "concat")
 class Concat(nn.Module):
     def __init__(self, dimension: int = 1):
         super().__init__()
@@ -99,11 +105,12 @@ class Concat(nn.Module):
         return torch.cat(x, self.d)
 
 
-MODULE_REGISTRY["nn.Upsample"] = nn.Upsample
-MODULE_REGISTRY["nn.MaxPool2d"] = nn.MaxPool2d
+MODULE_REGISTRY.add("nn.Upsample", nn.Upsample)
+MODULE_REGISTRY.add("nn.MaxPool2d", nn.MaxPool2d)
+MODULE_REGISTRY.add("nn.BatchNorm2d", nn.BatchNorm2d, "batchnorm")
 
 
-@register_module("Detect")
+@register_module("Detect", "head")
 class Detect(nn.Module):
     """YOLOv5 detection head: 1x1 output convs per scale and the sigmoid/grid/anchor decode (kept in float)."""
 
@@ -122,10 +129,15 @@ class Detect(nn.Module):
         self.inplace = inplace
         self.stride = torch.zeros(self.nl)
 
+    class_prior_offset = 0.99999  # yolov5's class-bias prior log(0.6 / (nc - 0.99999))
+
     def forward(self, x: list[torch.Tensor]):
+        return self.decode([self.m[i](x[i]) for i in range(self.nl)])
+
+    def decode(self, x: list[torch.Tensor]):
+        """Output-conv maps -> (pred [B, N, 5+nc], maps as [B, na, ny, nx, no]); the maps alone in training."""
         z = []
         for i in range(self.nl):
-            x[i] = self.m[i](x[i])
             bs, _, ny, nx = x[i].shape
             x[i] = x[i].view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
             if not self.training:
@@ -146,10 +158,16 @@ class Detect(nn.Module):
         anchor_grid = (self.anchors[i] * self.stride[i]).view((1, self.na, 1, 1, 2)).expand(shape)
         return grid, anchor_grid
 
+    def bind_strides(self, strides: torch.Tensor) -> None:
+        """Learn the strides from the model's probe forward: anchors to grid units, then the bias priors."""
+        self.stride = strides
+        self.anchors /= self.stride.view(-1, 1, 1)
+        self.initialize_biases()
+
     def initialize_biases(self) -> None:
         """YOLOv5's prior for objectness and class logits (8 objects per 640 image, 0.6/nc class prior)."""
         for mi, s in zip(self.m, self.stride):
             b = mi.bias.view(self.na, -1)
             b.data[:, 4] += math.log(8 / (640 / s) ** 2)
-            b.data[:, 5:5 + self.nc] += math.log(0.6 / (self.nc - 0.99999))
+            b.data[:, 5:5 + self.nc] += math.log(0.6 / (self.nc - self.class_prior_offset))
             mi.bias = nn.Parameter(b.view(-1), requires_grad=True)

@@ -1,6 +1,8 @@
 """Class-aware non-maximum suppression with YOLOv5's val.py semantics, without torchvision."""
 import torch
 
+from yolo.family import ANCHOR_OBJECTNESS, HeadLayout
+
 
 def xywh2xyxy(x: torch.Tensor) -> torch.Tensor:
     y = x.clone()
@@ -49,20 +51,28 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: i
 
 
 def non_max_suppression(pred: torch.Tensor, conf_thres: float = 0.001, iou_thres: float = 0.6, max_det: int = 300,
-                        multi_label: bool = True, max_nms: int = 30000, max_wh: int = 7680) -> list[torch.Tensor]:
-    """Decoded YOLOv5 output [B, N, 5+nc] -> per image [n, 6] (x1, y1, x2, y2, conf, cls).
+                        multi_label: bool = True, max_nms: int = 30000, max_wh: int = 7680,
+                        layout: HeadLayout = ANCHOR_OBJECTNESS) -> list[torch.Tensor]:
+    """Decoded head output -> per image [n, 6] (x1, y1, x2, y2, conf, cls).
 
-    conf = objectness * class probability; multi_label keeps every class above conf_thres (as val.py does);
-    classes are kept apart by offsetting boxes by class * max_wh.
+    `layout` says how the head lays its output out (yolo.family.HeadLayout): YOLOv5/YOLOv7's [B, N, 5+nc] with
+    conf = objectness * class probability, or an anchor-free [B, 4+nc, N] with conf = class probability.
+    multi_label keeps every class above conf_thres (as val.py does); classes are kept apart by offsetting boxes by
+    class * max_wh.
     """
     if not 0 <= conf_thres <= 1 or not 0 <= iou_thres <= 1:
         raise ValueError(f"conf_thres and iou_thres must be in [0, 1], got {conf_thres}, {iou_thres}")
+    pred = layout.rows(pred)
+    first_class = layout.box_fields
     output = [torch.zeros((0, 6), device=pred.device) for _ in range(pred.shape[0])]
     for xi, x in enumerate(pred):
-        x = x[x[:, 4] > conf_thres]
+        if layout.objectness:
+            x = x[x[:, 4] > conf_thres]
+        else:
+            x = x[x[:, first_class:].amax(1) > conf_thres]
         if not x.shape[0]:
             continue
-        scores = x[:, 5:] * x[:, 4:5]
+        scores = x[:, first_class:] * x[:, 4:5] if layout.objectness else x[:, first_class:]
         box = xywh2xyxy(x[:, :4])
         if multi_label:
             i, j = (scores > conf_thres).nonzero(as_tuple=False).T

@@ -116,7 +116,7 @@ def test_corrupt_checkpoint(tmp_path, content, match):
 def test_unknown_format_and_missing(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"weights": [1, 2, 3]}, path)
-    with pytest.raises(QYoloError, match="not a YOLOv5 checkpoint"):
+    with pytest.raises(QYoloError, match="not a YOLO checkpoint"):
         load_model(path)
     with pytest.raises(QYoloError, match="does not exist"):
         load_model(tmp_path / "missing.pt")

@@ -1,0 +1,25 @@
+"""YOLOv5 (ultralytics/yolov5 v6.x / v7.0): C3/SPPF backbone, anchor-based Detect head with objectness."""
+from functools import partial
+
+from yolo.configs import SCALES, yolov5_cfg
+from yolo.family import ANCHOR_OBJECTNESS, Family, register_family
+from yolo.fuse import fuse_modules
+from yolo.modules import MODULE_REGISTRY
+
+
+def _build(cfg, ch=3, nc=None, names=None):
+    from yolo.model import DetectionModel
+
+    return DetectionModel(cfg, ch=ch, nc=nc, names=names, family=YOLOV5)
+
+
+YOLOV5 = register_family(Family(
+    name="yolov5",
+    modules=MODULE_REGISTRY,
+    signature=frozenset({"C3", "SPPF"}),
+    build=_build,
+    fuse=fuse_modules,
+    head_layout=ANCHOR_OBJECTNESS,
+    pickle_module_packages=("models",),
+    configs={f"yolov5{scale}": partial(yolov5_cfg, scale) for scale in SCALES},
+))

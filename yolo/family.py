@@ -1,0 +1,155 @@
+"""The model families the project knows (YOLOv5, YOLOv7, ...) and how a model yaml is matched to one.
+
+A family is a sibling module under yolo/families/ that registers a `Family`: its yaml module vocabulary, how to
+build and fuse its model, its head's output layout, its quantization defaults and the packages its training code
+pickled checkpoints from. Everything else (checkpoint loading, calibration, export, evaluation) asks this
+registry instead of knowing a family.
+
+Recognition uses the yaml alone (never a file name): a family claims a yaml when every module name in it is in
+the family's vocabulary and at least one is a name only that family uses (its `signature`).
+"""
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from common.errors import QYoloError
+from yolo.module_registry import ModuleRegistry
+
+
+@dataclass(frozen=True)
+class HeadLayout:
+    """The decoded output of a detection head, as NMS, scoring and export metadata read it.
+
+    objectness: rows hold (cx, cy, w, h, objectness, nc class probabilities) when True, (cx, cy, w, h, nc class
+        probabilities) when False. channels_first: the tensor is [B, C, N] (anchor-free heads) rather than [B, N, C].
+    """
+
+    name: str
+    objectness: bool
+    channels_first: bool
+
+    @property
+    def box_fields(self) -> int:
+        return 5 if self.objectness else 4
+
+    def rows(self, pred: torch.Tensor) -> torch.Tensor:
+        """The output as [B, N, C] rows, whatever its layout."""
+        return pred.transpose(1, 2) if self.channels_first else pred
+
+    def num_classes(self, pred: torch.Tensor) -> int:
+        return int(pred.shape[1 if self.channels_first else -1]) - self.box_fields
+
+
+ANCHOR_OBJECTNESS = HeadLayout("anchor-objectness", objectness=True, channels_first=False)
+ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True)
+
+
+def _anchor_head_nc(cfg: dict, state_dict: dict[str, torch.Tensor]) -> int:
+    """Class count from the first output conv of an anchor-based head (out = anchors per cell * (nc + 5))."""
+    head_index = len(cfg["backbone"]) + len(cfg["head"]) - 1
+    weight = state_dict.get(f"model.{head_index}.m.0.weight")
+    na = len(cfg["anchors"][0]) // 2 if isinstance(cfg["anchors"], list) else cfg["anchors"]
+    return int(weight.shape[0]) // na - 5 if weight is not None else int(cfg["nc"])
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    modules: its yaml vocabulary (name -> class, role). signature: names only this family uses.
+    build(cfg, ch, names) -> the model in eval mode; fuse(model) -> its deployment form, in place.
+    head_layout: the decoded output's layout. float_head_classes: class names of its head modules, whose output
+        convs stay in float by default (with the first conv: the paper's skips).
+    pickle_module_packages: packages whose pickled classes are nn.Modules of its training code (stand-ins with
+        Module behaviour); pickle_other_packages: packages whose classes are inert training state.
+    configs: named yamls (e.g. "yolov7-tiny" -> its yaml dict) for plain state_dicts given with a name.
+    infer_nc(cfg, state_dict): the class count a checkpoint's weights were trained for.
+    """
+
+    name: str
+    modules: ModuleRegistry
+    signature: frozenset[str]
+    build: Callable[..., nn.Module]
+    fuse: Callable[[nn.Module], nn.Module]
+    head_layout: HeadLayout = ANCHOR_OBJECTNESS
+    pickle_module_packages: tuple[str, ...] = ("models",)
+    pickle_other_packages: tuple[str, ...] = ("utils", "__main__")
+    configs: dict[str, Callable[[], dict]] = field(default_factory=dict)
+    infer_nc: Callable[[dict, dict], int] = _anchor_head_nc
+
+    @property
+    def float_head_classes(self) -> tuple[str, ...]:
+        return self.modules.class_names("head")
+
+    def recognises(self, cfg: dict) -> bool:
+        names = yaml_module_names(cfg)
+        return all(n in self.modules for n in names) and any(n in self.signature for n in names)
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    FAMILIES[family.name] = family
+    return family
+
+
+def _load_families() -> None:
+    import yolo.families  # noqa: F401  (each family module registers itself on import)
+
+
+def yaml_module_names(cfg: Any) -> list[str]:
+    """Module type names of a yaml's layers, in order (empty when the yaml has no layer lists)."""
+    layers = (cfg.get("backbone") or []) + (cfg.get("head") or []) if isinstance(cfg, dict) else []
+    return [ModuleRegistry.canonical(str(layer[2])) for layer in layers
+            if isinstance(layer, (list, tuple)) and len(layer) == 4]
+
+
+def family_of(cfg: Any, source: str = "model yaml") -> Family:
+    """The family whose vocabulary the yaml uses; a QYoloError naming what was found otherwise."""
+    _load_families()
+    names = yaml_module_names(cfg)
+    if not names:
+        raise QYoloError(f"{source} has no backbone/head layer lists; it is not a YOLO model yaml")
+    if isinstance(cfg, dict) and "family" in cfg and cfg["family"] in FAMILIES:
+        return FAMILIES[cfg["family"]]
+    matches = [f for f in FAMILIES.values() if f.recognises(cfg)]
+    if len(matches) == 1:
+        return matches[0]
+    known = {name: f.modules.names() for name, f in FAMILIES.items()}
+    unknown = sorted({n for n in names if not any(n in f.modules for f in FAMILIES.values())})
+    found = sorted(set(names))
+    if unknown:
+        raise QYoloError(f"{source} uses module type(s) {unknown} that no supported family ({sorted(FAMILIES)}) "
+                         f"defines (its modules: {found}); this model family is not supported")
+    if not matches:
+        raise QYoloError(f"{source} mixes modules of different families ({found}); no supported family "
+                         f"({sorted(FAMILIES)}) builds it. Known vocabularies: {known}")
+    raise QYoloError(f"{source} (modules {found}) fits several families {[f.name for f in matches]}; "
+                     "add \"family: <name>\" to the yaml to choose")
+
+
+def family_of_model(model: nn.Module) -> Family:
+    """The family a built model belongs to (models built here carry its name; otherwise their yaml says)."""
+    _load_families()
+    name = getattr(model, "family", None)
+    if isinstance(name, str) and name in FAMILIES:
+        return FAMILIES[name]
+    return family_of(getattr(model, "yaml", None), source=f"model {type(model).__name__}")
+
+
+def build_model(cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
+    """The model its yaml describes, built by the family that recognises the yaml (eval mode, training form)."""
+    return family_of(cfg).build(cfg, ch=ch, nc=nc, names=names)
+
+
+def named_config(name: str) -> dict | None:
+    """A yaml dict for a known model name ("yolov5s", "yolov7-tiny", ...), None when no family has it."""
+    _load_families()
+    for family in FAMILIES.values():
+        if name in family.configs:
+            return family.configs[name]()
+    return None
+
