@@ -66,6 +66,9 @@ class Family:
         Module behaviour); pickle_other_packages: packages whose classes are inert training state.
     configs: named yamls (e.g. "yolov7-tiny" -> its yaml dict) for plain state_dicts given with a name.
     infer_nc(cfg, state_dict): the class count a checkpoint's weights were trained for.
+    parse(cfg, ch, registry) -> (layers, saved indices): the family's yaml parser (None: yolo.model.parse_model).
+    float_modules(model) -> module-name globs kept in float by default, for heads whose float part is finer than
+        whole head modules (None: every conv of the float_head_classes stays float).
     """
 
     name: str
@@ -78,6 +81,8 @@ class Family:
     pickle_other_packages: tuple[str, ...] = ("utils", "__main__")
     configs: dict[str, Callable[[], dict]] = field(default_factory=dict)
     infer_nc: Callable[[dict, dict], int] = _anchor_head_nc
+    parse: Callable[..., Any] | None = None
+    float_modules: Callable[[nn.Module], tuple[str, ...]] | None = None
 
     @property
     def float_head_classes(self) -> tuple[str, ...]:
