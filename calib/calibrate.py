@@ -29,6 +29,17 @@ FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
 DEFAULT_OUT_DIR = Path("runs/calib")
 
 
+def with_family_float_head(quant: QuantConfig, model: torch.nn.Module) -> QuantConfig:
+    """`quant` with the float head of the model's family: its head classes, or its finer module-name rule
+    (YOLOv8/11: only the branch output convs and the DFL conv, not the head's 3x3 convs)."""
+    from yolo.family import family_of_model
+
+    family = family_of_model(model)
+    if family.float_modules is not None:
+        return dataclasses.replace(quant, float_head_classes=(), skip=tuple(quant.skip) + family.float_modules(model))
+    return dataclasses.replace(quant, float_head_classes=family.float_head_classes)
+
+
 def artifact_name(method: str, scheme: str, w_bits: int, a_bits: int) -> str:
     return f"{method}-{scheme}-w{w_bits}a{a_bits}.pt"
 
@@ -167,11 +178,8 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
-    if not config.quantize_head:  # the float head is the model family's own head classes
-        from yolo.family import family_of_model
-
-        head = family_of_model(model).float_head_classes
-        quant_configs = [dataclasses.replace(q, float_head_classes=head) for q in quant_configs]
+    if not config.quantize_head:
+        quant_configs = [with_family_float_head(q, model) for q in quant_configs]
     quantize_model(model, quant_configs[0])
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
     log.info(f"calibrating {config.weights} with {config.method}/{config.scheme} on {len(paths)} images of "

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from common.atomic import write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from eval.backends.base import create_backend
+from eval.backends.base import backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from yolo.datasets import open_dataset
 from yolo.images import read_image
@@ -27,7 +27,7 @@ class EvalConfig:
     batch: int = 8
     device: str = "cpu"
     conf_thres: float = 0.001
-    iou_thres: float = 0.6
+    iou_thres: float | None = None  # None: the validator setting of the model's head layout (0.6 v5/v7, 0.7 v8/11)
     max_det: int = 300
     max_images: int | None = None
     out: str | Path | None = None
@@ -39,7 +39,7 @@ class EvalConfig:
             raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
         if self.batch < 1:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
-        if not 0 <= self.conf_thres <= 1 or not 0 <= self.iou_thres <= 1:
+        if not 0 <= self.conf_thres <= 1 or not 0 <= (0 if self.iou_thres is None else self.iou_thres) <= 1:
             raise ValueError(f"conf_thres/iou_thres must be in [0, 1], got {self.conf_thres}/{self.iou_thres}")
         if self.max_det < 1:
             raise ValueError(f"max_det must be >= 1, got {self.max_det}")
@@ -70,12 +70,14 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     """Detections (COCO results), ids of images scored, and the count of skipped images."""
     records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
     results, scored = [], []
+    layout = backend_layout(backend)
+    iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
                disable=not cfg.progress)
     for items in _load_batches(records, cfg.imgsz, cfg.batch):
         pred = backend(np.stack([chw for _, chw, _ in items]))
         dets = non_max_suppression(torch.from_numpy(np.asarray(pred, dtype=np.float32)), cfg.conf_thres,
-                                   cfg.iou_thres, cfg.max_det)
+                                   iou_thres, cfg.max_det, layout=layout)
         for (record, _, meta), det in zip(items, dets):
             det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], meta.original_shape, meta.ratio_pad)
             results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))

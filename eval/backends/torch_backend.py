@@ -51,6 +51,9 @@ class TorchBackend:
             torch.set_num_threads(threads)
         self.device = torch.device(device)
         self.model, self.precision = load_torch_model(model_path, device=str(self.device))
+        from yolo.family import family_of_model
+
+        self.layout = family_of_model(self.model).head_layout
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--imgsz", nargs="+", type=int, default=[640, 256],
                         help="input sizes of the default models (given --models, their own size is used)")
-    parser.add_argument("--arch", default="yolov5s", help="architecture of the default models (yolov5n/s/m/l/x)")
+    parser.add_argument("--arch", default="yolov5s", help="architecture of the default models (yolov5n..x, yolov8n..x, yolo11n..x)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--runs", type=int, default=50, help="timed runs per configuration")

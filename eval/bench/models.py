@@ -1,5 +1,5 @@
-"""The default benchmark models: a YOLOv5 architecture (random weights: latency does not depend on the values) as
-FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+"""The default benchmark models: a named architecture (yolov5n..x, yolov8n..x, yolo11n..x; random weights: latency
+does not depend on the values) as FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
@@ -36,34 +36,39 @@ def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
 
 def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4, rebuild: bool = False,
                  nc: int = 80) -> list[Path]:
-    """Export (or reuse) the default benchmark models for YOLOv5<scale> at `imgsz`; returns their paths."""
+    """Export (or reuse) the default benchmark models for architecture `arch` at `imgsz`; returns their paths."""
     from calib import QuantConfig, collect_and_compute, quantize_model
+    from calib.calibrate import with_family_float_head
+    from common.errors import QYoloError
     from export import ExportConfig, export_model
-    from yolo.configs import yolov5_cfg
+    from yolo.family import build_model, named_config
     from yolo.fuse import fuse_model
-    from yolo.model import DetectionModel
 
     folder = Path(root) / f"{arch}-{imgsz}"
     paths = [folder / f"{name}.onnx" for name in VARIANTS]
     if not rebuild and all(p.is_file() for p in paths):
         return paths
-    scale = arch.removeprefix("yolov5")
+    cfg = named_config(arch)
+    if cfg is None:
+        raise QYoloError(f"unknown architecture {arch!r}; use a name like yolov5s, yolov8n or yolo11s")
     get_logger().info(f"building the benchmark models for {arch} at {imgsz} (random weights) in {folder}")
     torch.manual_seed(0)
-    model = DetectionModel(yolov5_cfg(scale, nc))
+    model = build_model(cfg, nc=nc)
     fuse_model(model)
     model.eval()
     export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
                                      imgsz=imgsz), {"source": f"{arch} random weights"})
     batches = _synthetic_batches(imgsz, calib_images)
-    quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym"))
+    quantized = quantize_model(copy.deepcopy(model),
+                               with_family_float_head(QuantConfig(method="minmax", scheme="asym"), model))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
     export_model(quantized, ExportConfig(out=paths[1], artifact="in-memory", profile="cpu", imgsz=imgsz), meta,
                  batches)
     export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
-    symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym"))
+    symmetric = quantize_model(copy.deepcopy(model),
+                               with_family_float_head(QuantConfig(method="minmax", scheme="sym"), model))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
     export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
     return paths
