@@ -38,6 +38,15 @@ def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mo
     return load_model(path, device=device), "fp32"
 
 
+def _layout_of(model: torch.nn.Module):
+    """The model family's head layout; a model with neither family nor yaml (not built here) is read as YOLOv5's."""
+    from yolo.family import ANCHOR_OBJECTNESS, family_of_model
+
+    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
+        return ANCHOR_OBJECTNESS
+    return family_of_model(model).head_layout
+
+
 class TorchBackend:
     name = "torch"
     input_size = None
@@ -51,9 +60,7 @@ class TorchBackend:
             torch.set_num_threads(threads)
         self.device = torch.device(device)
         self.model, self.precision = load_torch_model(model_path, device=str(self.device))
-        from yolo.family import family_of_model
-
-        self.layout = family_of_model(self.model).head_layout
+        self.layout = _layout_of(self.model)
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> np.ndarray:

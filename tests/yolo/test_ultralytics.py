@@ -99,3 +99,23 @@ def test_truncated_checkpoint_is_one_clear_error(tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(QYoloError, match="truncated"):
         load_model(bad)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "foreign"])
+def test_cli_bad_checkpoint_is_one_line_exit_2(kind, tmp_path):
+    """A cut ultralytics file, or a checkpoint of a family not supported (YOLOv10's yaml): one line, exit 2."""
+    bad = tmp_path / f"{kind}.pt"
+    if kind == "truncated":
+        data = (DATA / "yolo11-thin.pt").read_bytes()
+        bad.write_bytes(data[: len(data) * 2 // 3])
+    else:
+        cfg = {"nc": 80, "backbone": [[-1, 1, "Conv", [64, 3, 2]], [-1, 1, "SCDown", [128, 3, 2]]],
+               "head": [[[1], 1, "v10Detect", ["nc"]]]}
+        torch.save({"format": "q-yolo-state-dict", "yaml": cfg, "names": None, "state_dict": {}}, bad)
+    result = subprocess.run([sys.executable, "-m", "export", "--weights", str(bad), "--profile", "fp32",
+                             "--out", str(tmp_path / "x.onnx")], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(bad) in lines[0]
+    assert ("truncated" in lines[0]) if kind == "truncated" else ("SCDown" in lines[0] and "not supported" in lines[0])
