@@ -3,6 +3,7 @@ its own forward outputs on a fixed input. Development tool: run it where `ultral
 dependency of this project); the files it writes are committed under tests/yolo/data/ultralytics/.
 
     python tools/ultralytics_refs.py --out tests/yolo/data/ultralytics      # in a venv with ultralytics
+    python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolov8n.pt   # only the fixture's outputs
 
 Also prints ultralytics' own parameter counts of the ten stock models (yolov8/yolo11 n/s/m/l/x, 80 classes).
 The checkpoints use a thin scale (width 1/32) so that they stay small; BatchNorm statistics and weights are
@@ -55,9 +56,20 @@ def thin_model(arch: str, nc: int, seed: int) -> DetectionModel:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="tests/yolo/data/ultralytics")
+    parser.add_argument("--fixture", help="write only <out>/fixture_outputs.pt: this trained checkpoint's forward "
+                                          "on the references' image")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.fixture:
+        image = torch.load(out / "reference_outputs.pt")["image"]
+        ckpt = torch.load(args.fixture, map_location="cpu", weights_only=False)
+        net = (ckpt.get("ema") or ckpt["model"]).float().eval()
+        with torch.no_grad():
+            pred = net(image)[0]
+        torch.save({"pred": pred, "ultralytics_version": ultralytics.__version__, "fixture": Path(args.fixture).name},
+                   out / "fixture_outputs.pt")
+        return
     torch.manual_seed(0)
     image = torch.rand(IMGSZ)
     refs = {"image": image, "ultralytics_version": ultralytics.__version__}

@@ -119,3 +119,17 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(kind, tmp_path):
     assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert str(bad) in lines[0]
     assert ("truncated" in lines[0]) if kind == "truncated" else ("SCDown" in lines[0] and "not supported" in lines[0])
+
+
+def test_trained_fixture_equals_ultralytics():
+    """The committed YOLOv8n fixture (an ultralytics trainer checkpoint, fp16 EMA) gives ultralytics' outputs."""
+    from yolo.fixture import FIXTURE_YOLOV8N
+
+    ref = torch.load(DATA / "fixture_outputs.pt", weights_only=True)
+    model = load_model(FIXTURE_YOLOV8N)
+    assert family_of_model(model).name == "yolov8" and model.names[:2] == ["circle", "square"]
+    with torch.no_grad():
+        pred = model(REFS["image"])[0]
+    diff = (pred - ref["pred"]).abs().max().item()
+    print(f"fixture: max abs diff {diff:.3g} (outputs up to {ref['pred'].abs().max().item():.3g})")
+    assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
