@@ -5,14 +5,16 @@ PYTHON_BOOT ?= python3
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast lint lock
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
-$(STAMP): requirements.txt requirements-dev.txt
+# Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt -r requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -20,8 +22,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m tools.demo
 
+# The full suite, with the slowest tests listed at the end; test-fast skips the ones marked slow.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=10
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Re-resolve the requirements in a scratch venv, without the lock, and write what was installed to constraints.txt
+# (its comment header kept). Run `make test` before committing the new lock.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON_BOOT) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q $(TORCH)
+	$(LOCK_VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude torch; echo '$(TORCH)'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file
@@ -53,24 +72,19 @@ ifeq ($(origin HAVE_TRT),undefined)
 HAVE_TRT := $(shell $(PY) -c "import tensorrt" >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 endif
 
+# File names, one convention for every artifact: <method>-<scheme>-w<W>a<A>[-<profile>]. The names are labels only:
+# what a file holds is read from its metadata and sidecar, never parsed back out of the name.
 MODEL := $(basename $(notdir $(WEIGHTS)))
-TAG = $(METHOD)_$(SCHEME)_w$(WBITS)a$(ABITS)
+TAG = $(METHOD)-$(SCHEME)-w$(WBITS)a$(ABITS)
 CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
 EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
 ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)-b$(BATCH)
 BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
-ONNX = $(EXPORT_DIR)/$(TAG)_$(PROFILE).onnx
+ONNX = $(EXPORT_DIR)/$(TAG)-$(PROFILE).onnx
 # TensorRT runs symmetric int8 only: the engine always comes from the symmetric calibration.
-ENGINE = $(ENGINE_DIR)/$(METHOD)_sym_w$(WBITS)a$(ABITS)_trt.engine
-
-# A file stem <method>_<scheme>_w<W>a<A> carries the calibration settings; these read them back.
-_stem_word = $(word $(2),$(subst _, ,$(1)))
-stem_method = $(call _stem_word,$(1),1)
-stem_scheme = $(call _stem_word,$(1),2)
-stem_wbits = $(patsubst w%,%,$(firstword $(subst a, ,$(call _stem_word,$(1),3))))
-stem_abits = $(word 2,$(subst a, ,$(call _stem_word,$(1),3)))
+ENGINE = $(ENGINE_DIR)/$(METHOD)-sym-w$(WBITS)a$(ABITS)-trt.engine
 
 .PHONY: calibrate export engine bench bench-cpu-speed table docker-build docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
@@ -83,25 +97,29 @@ engine: $(ENGINE)
 data/synthetic/annotations/instances_%.json: | $(STAMP)
 	$(PY) -c "from yolo.synthetic import ensure_split; ensure_split('$*')"
 
-$(CALIB_DIR)/%.pt: $(WEIGHTS) $(DATA_DEPS) | $(STAMP)
-	$(PY) -m calib --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
-		--method $(call stem_method,$*) --scheme $(call stem_scheme,$*) \
-		--w-bits $(call stem_wbits,$*) --a-bits $(call stem_abits,$*) --device $(DEVICE) --out $@
+# One calibration rule per (scheme, weight bits, activation bits) the targets use, written from the settings.
+CALIB_SETTINGS = $(foreach scheme,sym asym,$(foreach bits,$(sort $(WBITS):$(ABITS) 8:8 4:4),$(scheme):$(bits)))
+define CALIB_RULE
+$(CALIB_DIR)/$(METHOD)-$(1)-w$(2)a$(3).pt: $$(WEIGHTS) $$(DATA_DEPS) | $$(STAMP)
+	$$(PY) -m calib --weights $$(WEIGHTS) --data $$(CALIB_SOURCE) --num-images $$(CALIB_IMAGES) --imgsz $$(IMGSZ) \
+		--method $(METHOD) --scheme $(1) --w-bits $(2) --a-bits $(3) --device $$(DEVICE) --out $$@
+endef
+$(foreach s,$(CALIB_SETTINGS),$(eval $(call CALIB_RULE,$(word 1,$(subst :, ,$(s))),$(word 2,$(subst :, ,$(s))),$(word 3,$(subst :, ,$(s))))))
 
 $(EXPORT_DIR)/fp32.onnx: $(WEIGHTS) | $(STAMP)
 	$(PY) -m export --weights $(WEIGHTS) --profile fp32 --imgsz $(IMGSZ) --dynamic-batch --out $@
 
-$(EXPORT_DIR)/%_trt.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+$(EXPORT_DIR)/%-trt.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
 	$(PY) -m export --artifact $< --profile trt --imgsz $(IMGSZ) --dynamic-batch --out $@
 
-$(EXPORT_DIR)/%_cpu.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+$(EXPORT_DIR)/%-cpu.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
 	$(PY) -m export --artifact $< --profile cpu --imgsz $(IMGSZ) --dynamic-batch --out $@
 
 # Q/DQ only at the calibrated quantizers: the `cpu` graph OpenVINO runs fast (ONNX Runtime wants the one above).
-$(EXPORT_DIR)/%_cpuexact.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
+$(EXPORT_DIR)/%-cpuexact.onnx: $(CALIB_DIR)/%.pt | $(STAMP)
 	$(PY) -m export --artifact $< --profile cpu --no-integer-ops --imgsz $(IMGSZ) --dynamic-batch --out $@
 
-$(ENGINE_DIR)/%_trt.engine: $(EXPORT_DIR)/%_trt.onnx | $(STAMP)
+$(ENGINE_DIR)/%-trt.engine: $(EXPORT_DIR)/%-trt.onnx | $(STAMP)
 	$(PY) -m engine build --onnx $< --out $@ --precision int8 --batch $(BATCH)
 
 $(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
@@ -109,41 +127,41 @@ $(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
 
 # bench: FP32 / INT8 / INT4-emulated on ONNX Runtime and OpenVINO (CPU, `cpu` profile), and FP16 / INT8 /
 # INT4-emulated TensorRT engines (`trt` profile) where TensorRT is present; AP + latency report at the end.
-ORT_MODELS = $(foreach v,fp32 $(METHOD)_asym_w8a8_cpu $(METHOD)_asym_w4a4_cpu,$(EXPORT_DIR)/$(v).onnx)
-OPENVINO_MODELS = $(foreach v,fp32 $(METHOD)_asym_w8a8_cpuexact $(METHOD)_asym_w4a4_cpuexact,$(EXPORT_DIR)/$(v).onnx)
-TRT_ENGINES = $(foreach v,fp16 $(METHOD)_sym_w8a8_trt $(METHOD)_sym_w4a4_trt,$(ENGINE_DIR)/$(v).engine)
-CPU_METRICS = $(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/ort_%.json,$(ORT_MODELS)) \
-	$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/openvino_%.json,$(OPENVINO_MODELS))
-TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt_%.json,$(TRT_ENGINES))
+ORT_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu $(METHOD)-asym-w4a4-cpu,$(EXPORT_DIR)/$(v).onnx)
+OPENVINO_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpuexact $(METHOD)-asym-w4a4-cpuexact,$(EXPORT_DIR)/$(v).onnx)
+TRT_ENGINES = $(foreach v,fp16 $(METHOD)-sym-w8a8-trt $(METHOD)-sym-w4a4-trt,$(ENGINE_DIR)/$(v).engine)
+CPU_METRICS = $(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/ort-%.json,$(ORT_MODELS)) \
+	$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/openvino-%.json,$(OPENVINO_MODELS))
+TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt-%.json,$(TRT_ENGINES))
 BENCH_METRICS = $(CPU_METRICS) $(if $(filter yes,$(HAVE_TRT)),$(TRT_METRICS))
-BENCH_LATENCY = $(BENCH_DIR)/latency_ort.json $(BENCH_DIR)/latency_openvino.json \
-	$(if $(filter yes,$(HAVE_TRT)),$(BENCH_DIR)/latency_tensorrt.json)
+BENCH_LATENCY = $(BENCH_DIR)/latency-ort.json $(BENCH_DIR)/latency-openvino.json \
+	$(if $(filter yes,$(HAVE_TRT)),$(BENCH_DIR)/latency-tensorrt.json)
 
-$(BENCH_DIR)/metrics/ort_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
+$(BENCH_DIR)/metrics/ort-%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend ort --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
 
-$(BENCH_DIR)/metrics/openvino_%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
+$(BENCH_DIR)/metrics/openvino-%.json: $(EXPORT_DIR)/%.onnx $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend openvino --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
 
-$(BENCH_DIR)/metrics/tensorrt_%.json: $(ENGINE_DIR)/%.engine $(DATA_DEPS) | $(STAMP)
+$(BENCH_DIR)/metrics/tensorrt-%.json: $(ENGINE_DIR)/%.engine $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend tensorrt --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --device cuda --out $@
 
-$(BENCH_DIR)/latency_ort.json: $(ORT_MODELS) | $(STAMP)
+$(BENCH_DIR)/latency-ort.json: $(ORT_MODELS) | $(STAMP)
 	$(PY) -m eval.bench --models $^ --backends ort --out $@
 
-$(BENCH_DIR)/latency_openvino.json: $(OPENVINO_MODELS) | $(STAMP)
+$(BENCH_DIR)/latency-openvino.json: $(OPENVINO_MODELS) | $(STAMP)
 	$(PY) -m eval.bench --models $^ --backends openvino --out $@
 
-$(BENCH_DIR)/latency_tensorrt.json: $(TRT_ENGINES) | $(STAMP)
+$(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES) | $(STAMP)
 	$(PY) -m engine bench $^ --batches 1 $(BATCH) --out $@
 
 bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
 
-# CPU speed figure of the export issue: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1,
+# The README's CPU speed figure: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1,
 # 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
 bench-cpu-speed: | $(STAMP)
-	$(PY) -m eval.bench --runs 60 --rounds 6 --out runs/bench/latency.json
+	$(PY) -m tools.cpu_speed --runs 60 --rounds 6 --out runs/bench/latency.json
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)

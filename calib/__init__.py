@@ -5,21 +5,20 @@ calibration and the NVIDIA-style baselines (minmax, percentile, mse, entropy).
     calib.collect_and_compute(model, batches)      # calibrate, then the model fake-quantizes
 
 The stage's file interface (yolo/ is imported only when these run, so calib works on any nn.Module without it):
-    path = calib.calibrate(calib.CalibConfig(method="uh", scheme="asym", w_bits=8, a_bits=8))  # python -m calib
+    path = calib.calibrate(calib.CalibConfig(quant=calib.QuantConfig(method="uh", scheme="asym")))  # python -m calib
     model, meta = calib.load_calibrated(path)
 """
+from calib.artifact import load_calibrated, save_artifact
 from calib.calibrators import CalibratedRange, Calibrator, make_calibrator
 from calib.collect import collect_and_compute
 from calib.config import QuantConfig
-from calib.modes import (disable_quantization, enable_calibration, enable_quantization, quant_mode, quantizers,
-                         set_mode)
+from calib.modes import disable_quantization, enable_calibration, enable_quantization, quant_mode, quantizers, set_mode
 from calib.quant_desc import AMAX_FLOOR, QuantDesc, scale_and_zero_point
 from calib.quant_modules import QuantConv2d, QuantMaxPool2d
 from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
+from calib.stage import CalibConfig, calibrate, calibrate_bit_widths
 from calib.tensor_quantizer import Mode, TensorQuantizer
-from calib.artifact import load_calibrated, save_artifact  # noqa: I001 (the stage API, built on the above)
-from calib.calibrate import CalibConfig, calibrate, calibrate_bit_widths  # binds `calib.calibrate` to the function
 
 __all__ = ["AMAX_FLOOR", "CalibratedRange", "Calibrator", "Mode", "QuantConfig", "QuantConv2d", "QuantDesc",
            "QuantMaxPool2d", "TensorQuantizer", "collect_and_compute", "disable_quantization", "enable_calibration",

@@ -7,10 +7,11 @@ Defaults run on the embedded fixture model and its synthetic calibration images,
 import argparse
 import sys
 
-from calib.artifact import sidecar_path
-from calib.calibrate import CalibConfig, calibrate
+from calib.config import QuantConfig
+from calib.stage import CalibConfig, calibrate
 from common.cli import run_cli
 from common.errors import QYoloError
+from common.provenance import sidecar_path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = CalibConfig(weights=args.weights, cfg=args.cfg, data=args.data, method=args.method,
-                             scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits, num_images=args.num_images,
-                             batch_size=args.batch_size, imgsz=args.imgsz, device=args.device, skip=tuple(args.skip),
-                             quantize_first_conv=args.quantize_first_conv, quantize_head=args.quantize_head,
-                             percentile=args.percentile, seed=args.seed, threads=args.threads, out=args.out,
+        quant = QuantConfig(method=args.method, scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits,
+                            percentile=args.percentile, skip=tuple(args.skip),
+                            skip_first_conv=not args.quantize_first_conv,
+                            float_head_classes=() if args.quantize_head else QuantConfig.float_head_classes)
+        config = CalibConfig(quant=quant, weights=args.weights, cfg=args.cfg, data=args.data,
+                             num_images=args.num_images, batch_size=args.batch_size, imgsz=args.imgsz,
+                             device=args.device, seed=args.seed, threads=args.threads, out=args.out,
                              progress=not args.no_progress)
     except ValueError as exc:
         raise QYoloError(str(exc)) from None

@@ -15,9 +15,7 @@ The sidecar holds everything but the state_dict, as JSON. Only plain containers,
 stored, so loading uses torch.load(weights_only=True): an artifact cannot run code when read.
 """
 import datetime
-import hashlib
 import logging
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +27,10 @@ from calib.modes import enable_quantization, quantizers
 from common.atomic import atomic_path, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import ARTIFACT_FORMAT, sidecar_path, versions
 
-FORMAT = "q-yolo-calibrated"
+FORMAT = ARTIFACT_FORMAT
 FORMAT_VERSION = 1
-
-
-def sidecar_path(artifact: str | Path) -> Path:
-    """`runs/calib/uh-asym-w8a8.pt` -> `runs/calib/uh-asym-w8a8.pt.json`."""
-    artifact = Path(artifact)
-    return artifact.with_name(artifact.name + ".json")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    import numpy
-
-    return {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(numpy.__version__),
-            "platform": platform.platform()}
 
 
 def _plain(obj: Any) -> Any:
@@ -97,7 +75,7 @@ def build_payload(model: nn.Module, quant_config: QuantConfig, meta: dict[str, A
         "a_bits": config["a_bits"], "quant_config": config,
         "yaml": model.yaml, "ch": _input_channels(model), "names": [str(n) for n in model.names],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": versions(),
+        "versions": versions("torch", "numpy"),
         **meta,
         "ranges": {name: q.describe() for name, q in named},
     })

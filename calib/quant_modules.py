@@ -14,7 +14,7 @@ from calib.tensor_quantizer import TensorQuantizer
 def _activation_quantizer(config: QuantConfig, name: str) -> TensorQuantizer:
     desc = config.activation_desc
     calibrator = make_calibrator(config.method, desc, name, num_bins=config.num_bins, start_bin=config.start_bin,
-                                 percentile=config.percentile)
+                                 percentile=config.percentile)  # each method takes the settings it uses
     return TensorQuantizer(desc, calibrator, name)
 
 

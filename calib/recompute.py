@@ -35,14 +35,9 @@ def recompute_ranges(model: nn.Module, config: QuantConfig) -> dict[str, dict]:
                              f"{'sym' if quantizer.symmetric else 'asym'}; recompute_ranges changes bit widths "
                              f"only, not to {config.method}/{config.scheme}")
     for _, quantizer in activations:
-        desc = dataclasses.replace(quantizer.desc, num_bits=config.a_bits)
-        quantizer.desc = quantizer.calibrator.desc = desc
+        quantizer.desc = dataclasses.replace(quantizer.desc, num_bits=config.a_bits)
         quantizer.compute_range()
     for owner in weight_owners:
-        quantizer = owner.weight_quantizer
-        desc = dataclasses.replace(quantizer.desc, num_bits=config.w_bits)
-        quantizer.desc = desc
-        if quantizer.calibrator is not None:
-            quantizer.calibrator.desc = desc
+        owner.weight_quantizer.desc = dataclasses.replace(owner.weight_quantizer.desc, num_bits=config.w_bits)
         owner.calibrate_weight()
     return {name: quantizer.describe() for name, quantizer in named}

@@ -54,17 +54,16 @@ def quantize_model(model: nn.Module, config: QuantConfig | None = None) -> nn.Mo
     model_device = _module_device(model, torch.device("cpu"))
     replaced, kept = [], []
     for name, module in modules.items():
-        if type(module) is nn.Conv2d:
-            factory = lambda m, n: QuantConv2d.from_float(m, config, n)  # noqa: E731
-        elif type(module) is nn.MaxPool2d and config.quantize_maxpool:
-            factory = lambda m, n: QuantMaxPool2d.from_float(m, config, n, model_device)  # noqa: E731
-        else:
+        is_conv = type(module) is nn.Conv2d
+        if not is_conv and not (type(module) is nn.MaxPool2d and config.quantize_maxpool):
             continue
         reason = _skip_reason(name, config, first_conv, head_prefixes)
         if reason:
             kept.append(f"{name} ({reason})")
             continue
-        _set_submodule(model, name, factory(module, name))
+        quantized = QuantConv2d.from_float(module, config, name) if is_conv else \
+            QuantMaxPool2d.from_float(module, config, name, model_device)
+        _set_submodule(model, name, quantized)
         replaced.append(name)
     log = get_logger()
     log.info("quantize_model: %d modules quantized (%s, %s, W%dA%d), %d kept in float%s", len(replaced),

@@ -38,8 +38,8 @@ class TensorQuantizer(nn.Module):
 
     def __init__(self, desc: QuantDesc, calibrator: Calibrator | None = None, name: str = "<unnamed>"):
         super().__init__()
-        self.desc = desc
         self.calibrator = calibrator
+        self.desc = desc
         self.mode = Mode.QUANTIZE
         self.register_buffer("amax", torch.empty(0))
         self.register_buffer("amin", torch.empty(0))
@@ -54,6 +54,19 @@ class TensorQuantizer(nn.Module):
         self._mode = Mode(value)  # "quantize" and Mode.QUANTIZE alike; anything else raises ValueError
 
     # --- identity -------------------------------------------------------------------------------------------------
+    @property
+    def desc(self) -> QuantDesc:
+        """The grid (bits, symmetric, axis). Held once: by the calibrator when there is one (its statistics and
+        range search read it), else here; so changing a quantizer's bit width is one assignment."""
+        return self.calibrator.desc if self.calibrator is not None else self._desc
+
+    @desc.setter
+    def desc(self, value: QuantDesc) -> None:
+        if self.calibrator is not None:
+            self.calibrator.desc = value
+        else:
+            self._desc = value
+
     @property
     def name(self) -> str:
         return self._name
@@ -156,7 +169,7 @@ class TensorQuantizer(nn.Module):
         """What torch.onnx.export traces: the same numbers in the form an ONNX/TensorRT graph needs.
 
         Scale and zero point become graph constants (TensorRT requires constant Q/DQ parameters), and a grid
-        narrower than 8 bits is emulated as the DESIGN says: clip x to the b-bit grid's float range, then an
+        narrower than 8 bits is emulated: clip x to the b-bit grid's float range, then an
         int8/uint8 Q/DQ with the same scale and zero point (ONNX has no 2..7-bit types). Both give identical values.
         """
         scale = torch.tensor(scale.tolist(), dtype=torch.float32)

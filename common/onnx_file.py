@@ -1,4 +1,4 @@
-"""Reading a user's ONNX file with one clear error for a missing or undecodable file."""
+"""Reading a user's ONNX file with one clear error for a missing or undecodable file, and its opset."""
 from pathlib import Path
 
 from common.errors import QYoloError
@@ -15,3 +15,8 @@ def load_onnx(path: str | Path, missing_hint: str = "export it first (`make expo
         return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf decode errors have many types
         raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+
+
+def opset_version(model) -> int:
+    """The default-domain opset an onnx.ModelProto declares (0 when it declares none)."""
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)

@@ -1,34 +1,68 @@
-"""Latency records for engines: our CUDA-event timing at batch 1 and a larger batch, trtexec's median beside it.
+"""Latency records for engines: our CUDA-event timing (common.latency) at batch 1 and a larger batch, trtexec's
+median beside it.
 
 Records use the same keys as eval.bench's CPU records (backend, precision, imgsz, batch, median_ms, p90_ms,
-p99_ms, throughput) so one report reads both.
+p99_ms, throughput_ips, runs) so one report reads both.
 """
 from pathlib import Path
 
+from common.errors import QYoloError
+from common.latency import capture_cuda_graph, cuda_event_times, latency_stats
 from common.log import get_logger
+from engine.errors import major_version
 from engine.runner import TrtRunner
-from engine.timing import time_engine
 from engine.trtexec import run_trtexec
+from export.metadata import quantization
 
 
 def engine_label(sidecar: dict | None, engine_path: Path) -> dict:
-    """What an engine is, for tables: precision and model/bit settings from its sidecar and the export metadata."""
-    meta = (sidecar or {}).get("onnx_metadata", {})
-    return {"precision": (sidecar or {}).get("precision", "unknown"), "engine": str(engine_path),
-            "variant": meta.get("variant") or meta.get("qyolo.variant") or engine_path.stem,
-            "tensorrt_version": (sidecar or {}).get("tensorrt_version"),
-            "int8_layers": ((sidecar or {}).get("layers") or {}).get("int8_layers")}
+    """What an engine is, for tables: its sidecar's precision and layer counts, and the calibration settings
+    (method, scheme, bits) the export metadata of the ONNX it was built from records."""
+    sidecar = sidecar or {}
+    meta = sidecar.get("onnx_metadata", {})
+    layers = sidecar.get("layers") or {}
+    return {"precision": sidecar.get("precision", "unknown"), "engine": str(engine_path),
+            "variant": meta.get("qyolo.variant", engine_path.stem), "quantization": quantization(meta),
+            "tensorrt_version": sidecar.get("tensorrt_version"),
+            "int8_convolutions": layers.get("int8_convolutions"), "convolutions": layers.get("convolutions")}
 
 
-def usable_batches(requested: list[int], max_batch: int) -> list[int]:
-    """The requested batch sizes the engine's profile allows, in order, without duplicates (logs the rest)."""
+def usable_batches(requested: list[int], min_batch: int, max_batch: int) -> list[int]:
+    """The requested batch sizes the engine's profile allows, in order, without duplicates (logs the rest); a
+    request that leaves none is a user error naming the profile."""
     kept = []
     for batch in requested:
-        if batch > max_batch:
-            get_logger().warning(f"batch {batch} exceeds the engine's profile max {max_batch}; skipped")
+        if not min_batch <= batch <= max_batch:
+            get_logger().warning(f"batch {batch} is outside the engine's profile {min_batch}..{max_batch}; skipped")
         elif batch not in kept:
             kept.append(batch)
+    if not kept:
+        raise QYoloError(f"none of the batches {requested} fits the engine's profile {min_batch}..{max_batch}; "
+                         f"pass --batches within it or rebuild the engine with another --min-batch/--batch")
     return kept
+
+
+def time_engine(runner, batch: int, warmup: int = 50, iterations: int = 300, cuda_graph: bool = True) -> dict:
+    """Time `runner` (an engine.runner.TrtRunner) at `batch` images on its own stream; returns latency_stats plus
+    how it was timed."""
+    torch = runner.torch
+    _, opt, _ = runner.profile_shapes
+    shape = (batch, *opt[1:])
+    input_tensor = runner.buffers(shape)[runner.input_name]
+    stream = runner.stream
+    with torch.cuda.stream(stream):
+        if input_tensor.is_floating_point():
+            input_tensor.uniform_(0, 1)
+        for _ in range(max(1, warmup)):  # also flushes TensorRT's deferred work before any capture
+            runner.enqueue(stream)
+    stream.synchronize()
+    graph, note = capture_cuda_graph(torch, runner.enqueue, stream) if cuda_graph else (None, None)
+    if note:
+        get_logger().warning(note)
+    times = cuda_event_times(torch, runner.enqueue, stream, iterations, graph, desc=f"timing batch {batch}")
+    return {**latency_stats(times, batch), "batch": batch, "input_shape": list(shape), "warmup": warmup,
+            "cuda_graph": graph is not None, "timing": "cuda-events, GPU time per launch, no host transfers",
+            **({"note": note} if note else {})}
 
 
 def bench_engine(engine_path: str | Path, batches: list[int], warmup: int = 50, iterations: int = 300,
@@ -36,15 +70,15 @@ def bench_engine(engine_path: str | Path, batches: list[int], warmup: int = 50, 
     engine_path = Path(engine_path)
     runner = TrtRunner(engine_path, device=device)
     label = engine_label(runner.sidecar, engine_path)
-    torch = runner.torch
-    gpu = torch.cuda.get_device_name(runner.device)
+    gpu = runner.torch.cuda.get_device_name(runner.device)
     lo, opt, hi = runner.profile_shapes
+    trt_major = major_version(runner.trt.__version__)
     records = []
-    for batch in usable_batches(batches, runner.max_batch):
+    for batch in usable_batches(batches, lo[0], hi[0]):
         stats = time_engine(runner, batch, warmup=warmup, iterations=iterations, cuda_graph=cuda_graph)
         shape = (batch, *opt[1:])
         external = run_trtexec(engine_path, runner.input_name, None if lo == hi else shape, iterations,
-                               cuda_graph=cuda_graph) if use_trtexec else None
+                               cuda_graph=cuda_graph, tensorrt_major=trt_major) if use_trtexec else None
         records.append({"backend": "tensorrt", **label, "imgsz": opt[2], "device": gpu, "threads": None, **stats,
                         "trtexec_median_ms": external["median_ms"] if external else None,
                         "trtexec": external})

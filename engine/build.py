@@ -13,13 +13,14 @@ from pathlib import Path
 from common.atomic import write_bytes_atomic, write_text_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import file_sha256, sidecar_path, versions
 from engine.build_plan import BuildPlan, effective_precision, plan_build
 from engine.config import EngineConfig, ProfileShapes, profile_shapes
 from engine.device import gpu_info
-from engine.errors import check_int8_support, format_parser_errors, import_tensorrt, parser_error_text
+from engine.errors import check_int8_support, checked, format_parser_errors, import_tensorrt, parser_error_text
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.onnx_checks import OnnxSummary, check_for_tensorrt, summarize_onnx
-from engine.sidecar import file_sha256, make_sidecar, sidecar_path, write_sidecar
+from engine.sidecar import make_sidecar, write_sidecar
 
 
 def network_flags(trt, strongly_typed: bool) -> int:
@@ -77,7 +78,7 @@ def _parse_onnx(trt, network, logger, onnx_path: Path):
 
 
 def _configure(trt, builder, cfg: EngineConfig, plan: BuildPlan, profile: ProfileShapes):
-    config = builder.create_builder_config()
+    config = checked(builder.create_builder_config(), "create a builder config", cfg.onnx)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, cfg.workspace_bytes)
     for name in plan.flags:
         flag = getattr(trt.BuilderFlag, name, None)
@@ -87,7 +88,7 @@ def _configure(trt, builder, cfg: EngineConfig, plan: BuildPlan, profile: Profil
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # the inspector then reports per-layer types
     if cfg.optimization_level is not None:
         config.builder_optimization_level = cfg.optimization_level
-    optimization_profile = builder.create_optimization_profile()
+    optimization_profile = checked(builder.create_optimization_profile(), "create an optimization profile", cfg.onnx)
     optimization_profile.set_shape(profile.input_name, profile.min, profile.opt, profile.max)
     config.add_optimization_profile(optimization_profile)
     monitor = _build_progress(trt)
@@ -112,12 +113,13 @@ def _save_timing_cache(config, path: Path | None) -> None:
     write_bytes_atomic(path, lambda tmp: tmp.write_bytes(bytes(memoryview(serialized))))
 
 
-def _inspect(trt, logger, serialized) -> tuple[str, dict]:
-    runtime = trt.Runtime(logger)
+def _inspect(trt, logger, serialized, engine_path: Path) -> tuple[str, dict]:
+    runtime = checked(trt.Runtime(logger), "create a runtime", engine_path)
     engine = runtime.deserialize_cuda_engine(serialized)
     if engine is None:
         raise QYoloError("TensorRT built an engine it cannot load back; rerun with --verbose and report the log")
-    info = engine.create_engine_inspector().get_engine_information(trt.LayerInformationFormat.JSON)
+    inspector = checked(engine.create_engine_inspector(), "create an engine inspector", engine_path)
+    info = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
     return info, summarize_layers(parse_layers(info))
 
 
@@ -129,13 +131,6 @@ def _input_for_build(cfg: EngineConfig, plan: BuildPlan) -> Path:
     fp16_path = cfg.engine_path.with_suffix(".fp16.onnx")
     get_logger().info(f"strongly typed FP16 build: writing an FP16 copy of the graph to {fp16_path}")
     return write_fp16_onnx(cfg.onnx, fp16_path)
-
-
-def _versions() -> dict:
-    import onnx
-    import torch
-
-    return {"torch": torch.__version__, "onnx": onnx.__version__}
 
 
 def build_engine(cfg: EngineConfig) -> Path:
@@ -161,8 +156,8 @@ def build_engine(cfg: EngineConfig) -> Path:
 
     torch.cuda.set_device(cfg.device)  # TensorRT builds on the current device of PyTorch's context
     logger = trt.Logger(trt.Logger.VERBOSE if cfg.verbose else trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(network_flags(trt, plan.strongly_typed))
+    builder = checked(trt.Builder(logger), "create a builder", cfg.onnx)
+    network = checked(builder.create_network(network_flags(trt, plan.strongly_typed)), "create a network", cfg.onnx)
     build_input = _input_for_build(cfg, plan)
     parser = _parse_onnx(trt, network, logger, build_input)
     config, _monitor = _configure(trt, builder, cfg, plan, profile)
@@ -183,7 +178,7 @@ def build_engine(cfg: EngineConfig) -> Path:
     engine_path = cfg.engine_path
     sidecar_path(engine_path).unlink(missing_ok=True)  # never leave an old build's sidecar beside a new engine
     write_bytes_atomic(engine_path, lambda tmp: tmp.write_bytes(bytes(memoryview(serialized))))
-    inspector_json, layer_summary = _inspect(trt, logger, serialized)
+    inspector_json, layer_summary = _inspect(trt, logger, serialized, engine_path)
     write_text_atomic(engine_path.with_name(engine_path.name + ".layers.json"), inspector_json)
     sidecar = make_sidecar(
         engine_path=engine_path, onnx_path=cfg.onnx, onnx_sha256=file_sha256(cfg.onnx),
@@ -191,7 +186,7 @@ def build_engine(cfg: EngineConfig) -> Path:
         plan=plan.as_dict(), profile=profile.as_dict(), workspace_bytes=cfg.workspace_bytes,
         timing_cache=str(cfg.timing_cache) if cfg.timing_cache else None, layer_summary=layer_summary,
         build_seconds=build_seconds, onnx_metadata={**summary.metadata, **cfg.extra_metadata},
-        engine_bytes=engine_path.stat().st_size, versions=_versions())
+        engine_bytes=engine_path.stat().st_size, versions=versions("torch", "onnx", "tensorrt"))
     write_sidecar(engine_path, sidecar)
     log.info(f"engine written: {engine_path} ({engine_path.stat().st_size / 1e6:.1f} MB, {build_seconds:.0f} s)")
     log.info(format_precision_report(layer_summary, precision))

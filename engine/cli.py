@@ -1,4 +1,5 @@
-"""`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build / engine.inspector / engine.bench."""
+"""`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build, engine.inspector and
+engine.bench."""
 import argparse
 import json
 from pathlib import Path
@@ -6,6 +7,7 @@ from typing import Sequence
 
 from common.atomic import write_json_atomic
 from common.errors import QYoloError
+from common.provenance import versions
 from engine.config import DEFAULT_TIMING_CACHE, PRECISIONS, TYPINGS, EngineConfig
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.sidecar import read_sidecar
@@ -82,7 +84,9 @@ def _bench(args) -> int:
         records += bench_engine(engine, args.batches, warmup=args.warmup, iterations=args.iterations,
                                 cuda_graph=not args.no_cuda_graph, use_trtexec=not args.no_trtexec,
                                 device=args.device)
-    write_json_atomic(args.out, records)
+    meta = {"batches": args.batches, "warmup": args.warmup, "iterations": args.iterations,
+            "cuda_graph": not args.no_cuda_graph, "versions": versions("tensorrt", "torch")}
+    write_json_atomic(args.out, {"meta": meta, "records": records})  # the layout of eval.bench's JSON
     print(args.out)
     return 0
 

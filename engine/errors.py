@@ -9,11 +9,12 @@ from common.errors import QYoloError
 
 DOCKER_IMAGE_HINT = (
     "TensorRT is not installed in this Python. Run the GPU targets inside the project's image: "
-    "`make docker-build && make docker-shell` (base nvcr.io/nvidia/pytorch, TensorRT included; see docs/gpu-workflow.md)"
+    "`make docker-build && make docker-shell` (base nvcr.io/nvidia/pytorch, TensorRT included; "
+    "see docs/gpu-workflow.md)"
 )
 
-# Turing (7.5) is the oldest architecture TensorRT 10 supports; INT8 math itself exists from 6.1 (DP4A).
-MIN_INT8_COMPUTE_CAPABILITY = (6, 1)
+# TensorRT 10's support matrix: GPUs of compute capability 7.0 (Volta) or newer; INT8 runs on every one of them.
+MIN_INT8_COMPUTE_CAPABILITY = (7, 0)
 
 
 def missing_tensorrt_message(import_error: BaseException | None = None) -> str:
@@ -68,6 +69,16 @@ def deserialize_failure_message(engine_path: str, runtime: str, built_with: str 
             + ". Rebuild it on this machine: delete it and run `make engine` (or `python -m engine build`)")
 
 
+def checked(result, what: str, subject):
+    """`result`, or the error saying which TensorRT call failed: its Python API returns None where the C++ call
+    returned nullptr (GPU memory exhausted, an unusable engine), which would otherwise fail later as an
+    AttributeError on None."""
+    if result is None:
+        raise QYoloError(f"TensorRT could not {what} for {subject} (see TensorRT's messages above; often the GPU "
+                         f"memory is exhausted: close other GPU processes, or use a smaller batch or workspace)")
+    return result
+
+
 def int8_supported(compute_capability: tuple[int, int]) -> bool:
     return tuple(compute_capability) >= MIN_INT8_COMPUTE_CAPABILITY
 
@@ -76,9 +87,9 @@ def check_int8_support(gpu_name: str, compute_capability: tuple[int, int]) -> No
     if not int8_supported(compute_capability):
         major, minor = compute_capability
         raise QYoloError(
-            f"GPU {gpu_name} (compute capability {major}.{minor}) has no INT8 support; build the FP16 engine "
-            f"instead (`--precision fp16`, or `make engine PRECISION=fp16`) or use a GPU of compute capability "
-            f"{MIN_INT8_COMPUTE_CAPABILITY[0]}.{MIN_INT8_COMPUTE_CAPABILITY[1]} or newer (Turing or newer for TensorRT 10)")
+            f"GPU {gpu_name} (compute capability {major}.{minor}) is older than the GPUs TensorRT 10 supports "
+            f"(compute capability {MIN_INT8_COMPUTE_CAPABILITY[0]}.{MIN_INT8_COMPUTE_CAPABILITY[1]}, Volta, or "
+            f"newer, all of them with INT8): build and run the engines on such a GPU")
 
 
 def format_parser_errors(onnx_path: str, errors: Iterable[str]) -> str:

@@ -4,9 +4,12 @@ Format (IEngineInspector.get_engine_information(LayerInformationFormat.JSON), en
 ProfilingVerbosity.DETAILED): {"Layers": [{"Name", "LayerType", "ParameterType", "Inputs": [...], "Outputs": [...],
 "Weights": {"Type", "Count"}, ...}], ...}. Each input/output tensor describes its type as
 - TensorRT 10: "Format/Datatype": "Channel major INT8 format where channel % 16 == 0" (type inside the text),
-- TensorRT 11: separate "DataType": "Int8" and "Format" fields (and "Bindings" became "I/O Tensors").
+- TensorRT 11: separate "DataType" (some builds spell it "Datatype") and "Format" fields ("Bindings" became
+  "I/O Tensors"); field names are matched without regard to case.
 With the default verbosity (LAYER_NAMES_ONLY) "Layers" is a list of names: no precisions to report.
-A layer's precision is that of its first input (as NVIDIA's TREx does): a fused Q/DQ convolution reads INT8.
+A layer's precision is that of its first input (as NVIDIA's TREx does): a fused Q/DQ convolution reads INT8. That
+also counts reformat and dequantize steps fed INT8, so the headline figure is the share of convolutions reading
+INT8, not the number of "INT8 layers".
 """
 import json
 import re
@@ -34,10 +37,14 @@ class LayerPrecision:
         return "convolution" in self.parameter_type.lower() or "convolution" in self.layer_type.lower()
 
 
+_TYPE_FIELDS = ("datatype", "format/datatype", "format")
+
+
 def tensor_precision(tensor: dict) -> str:
     """The data type of one inspector tensor description, from either TensorRT generation's fields."""
-    for key in ("DataType", "Format/Datatype", "Format/DataType", "Format"):
-        text = tensor.get(key)
+    fields = {str(key).lower(): value for key, value in tensor.items()}
+    for key in _TYPE_FIELDS:
+        text = fields.get(key)
         if not isinstance(text, str):
             continue
         lowered = text.lower()
@@ -67,20 +74,22 @@ def parse_layers(inspector_json: str | dict) -> list[LayerPrecision] | None:
 
 
 def summarize_layers(layers: list[LayerPrecision] | None) -> dict:
-    """Counts for the sidecar and the build report. `int8_layers` is the headline: 0 means quantization did not take."""
+    """Counts for the sidecar and the build report. The headline is `int8_convolution_ratio`, the share of
+    convolutions reading INT8: 0 means quantization did not take."""
     if layers is None:
-        return {"detail_available": False, "int8_layers": None, "total_layers": None, "by_precision": {}}
+        return {"detail_available": False, "total_layers": None, "by_precision": {}, "convolutions": None,
+                "int8_convolutions": None, "int8_convolution_ratio": None, "float_convolutions": []}
     by_precision = Counter(layer.precision for layer in layers)
     convs = [layer for layer in layers if layer.is_convolution]
-    float_convs = [layer.name for layer in convs if layer.precision in FLOAT_PRECISIONS]
+    int8_convs = sum(1 for layer in convs if layer.precision == "INT8")
     return {
         "detail_available": True,
         "total_layers": len(layers),
-        "int8_layers": by_precision.get("INT8", 0),
         "by_precision": dict(sorted(by_precision.items())),
         "convolutions": len(convs),
-        "int8_convolutions": sum(1 for layer in convs if layer.precision == "INT8"),
-        "float_convolutions": float_convs,
+        "int8_convolutions": int8_convs,
+        "int8_convolution_ratio": int8_convs / len(convs) if convs else None,
+        "float_convolutions": [layer.name for layer in convs if layer.precision in FLOAT_PRECISIONS],
     }
 
 
@@ -89,14 +98,15 @@ def format_precision_report(summary: dict, precision: str) -> str:
     if not summary.get("detail_available"):
         return "layer precisions: not available (engine built without ProfilingVerbosity.DETAILED)"
     counts = ", ".join(f"{name} {count}" for name, count in summary["by_precision"].items())
-    lines = [f"layer precisions ({summary['total_layers']} layers): {counts}",
-             f"INT8 layers: {summary['int8_layers']}; convolutions in INT8: "
-             f"{summary['int8_convolutions']}/{summary['convolutions']}"]
+    ratio = summary["int8_convolution_ratio"]
+    lines = [f"convolutions in INT8: {summary['int8_convolutions']}/{summary['convolutions']}"
+             + (f" ({ratio:.0%})" if ratio is not None else ""),
+             f"layer input precisions ({summary['total_layers']} layers): {counts}"]
     if summary["float_convolutions"]:
         shown = summary["float_convolutions"][:8]
         more = len(summary["float_convolutions"]) - len(shown)
         lines.append("convolutions left in float: " + "; ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
-    if precision == "int8" and summary["int8_layers"] == 0:
-        lines.append("WARNING: no INT8 layer in this engine: the Q/DQ nodes were not fused (check "
+    if precision == "int8" and not summary["int8_convolutions"]:
+        lines.append("WARNING: no convolution runs in INT8 in this engine: the Q/DQ nodes were not fused (check "
                      "`python -m export.lint`) or the ONNX has none")
     return "\n".join(lines)

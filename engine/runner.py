@@ -1,6 +1,7 @@
 """Run a TensorRT engine with PyTorch owning the CUDA side: device buffers are torch tensors and execution is
-enqueued on torch's current stream (execute_async_v3), so there is one CUDA context, no pycuda, and a CUDA graph
-can capture the whole call.
+enqueued (execute_async_v3) on a torch stream the runner owns, so there is one CUDA context, no pycuda, and a CUDA
+graph can capture the whole call. Not on torch's default stream: that is CUDA's legacy stream, on which TensorRT
+adds device-wide synchronizations (its "use non-default stream" warning).
 
 API used (TensorRT 10.x and 11.x): Runtime.deserialize_cuda_engine, ICudaEngine.num_io_tensors /
 get_tensor_name / get_tensor_mode / get_tensor_dtype / get_tensor_profile_shape, create_execution_context,
@@ -12,7 +13,7 @@ import numpy as np
 
 from common.errors import QYoloError
 from engine.device import require_cuda
-from engine.errors import check_engine_version, deserialize_failure_message, import_tensorrt
+from engine.errors import check_engine_version, checked, deserialize_failure_message, import_tensorrt
 from engine.sidecar import read_sidecar
 
 # trt.DataType member name -> torch dtype attribute name
@@ -33,6 +34,13 @@ def pick_prediction_output(outputs: dict[str, tuple]) -> str:
     raise QYoloError(f"cannot tell which engine output is the prediction: {outputs}; name it 'pred' at export")
 
 
+def batch_chunks(total: int, min_batch: int, max_batch: int) -> list[tuple[int, int, int]]:
+    """(start, stop, run size) per engine call for `total` images: chunks of at most `max_batch`, each padded up to
+    the profile's `min_batch` (a static-batch engine takes exactly its batch, also for the last partial chunk)."""
+    return [(start, min(start + max_batch, total), max(min_batch, min(max_batch, total - start)))
+            for start in range(0, total, max_batch)]
+
+
 class TrtRunner:
     """One engine, one execution context, buffers cached per input shape (stable addresses for CUDA graphs)."""
 
@@ -49,11 +57,13 @@ class TrtRunner:
         check_engine_version(str(self.engine_path), built_with, trt.__version__,
                              self.sidecar.get("source_onnx") if self.sidecar else None)
         self._logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = checked(trt.Runtime(self._logger), "create a runtime", self.engine_path)
         self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self.engine is None:
             raise QYoloError(deserialize_failure_message(str(self.engine_path), trt.__version__, built_with))
-        self.context = self.engine.create_execution_context()
+        self.context = checked(self.engine.create_execution_context(), "create an execution context",
+                                self.engine_path)
+        self.stream = torch.cuda.Stream(self.device)
         self.inputs, self.outputs = [], []
         for i in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(i)
@@ -119,23 +129,28 @@ class TrtRunner:
 
     # -- execution -------------------------------------------------------------------------------------------
     def enqueue(self, stream=None) -> None:
-        """Launch on `stream` (default torch's current stream) with the addresses bound by the last buffers()."""
-        stream = stream if stream is not None else self.torch.cuda.current_stream(self.device)
+        """Launch on `stream` (default the runner's own stream) with the addresses bound by the last buffers()."""
+        stream = stream if stream is not None else self.stream
         if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError(f"TensorRT execute_async_v3 failed for {self.engine_path} (see TensorRT's log)")
 
     def infer_torch(self, batch) -> dict:
-        """batch: a torch tensor (any device) NCHW; returns the output tensors (on the GPU, valid until next call)."""
+        """batch: a torch tensor (any device) NCHW; returns the output tensors (on the GPU, valid until next call),
+        ready for use on torch's current stream."""
         tensors = self.buffers(tuple(batch.shape))
-        tensors[self.input_name].copy_(batch, non_blocking=True)
-        self.enqueue()
+        with self.torch.cuda.stream(self.stream):
+            tensors[self.input_name].copy_(batch, non_blocking=True)
+            self.enqueue(self.stream)
+        self.torch.cuda.current_stream(self.device).wait_stream(self.stream)
         return {name: tensors[name] for name in self.outputs}
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """numpy NCHW float32 in [0, 1] -> decoded predictions [B, N, 5+nc] float32 (the eval Backend contract)."""
         chunks = []
-        for start in range(0, batch.shape[0], self.max_batch):
-            part = self.torch.from_numpy(np.ascontiguousarray(batch[start:start + self.max_batch]))
-            outputs = self.infer_torch(part)
-            chunks.append(outputs[self.prediction_name].float().cpu().numpy())  # .cpu() synchronizes the stream
+        for start, stop, size in batch_chunks(batch.shape[0], self.profile_shapes[0][0], self.max_batch):
+            part = np.ascontiguousarray(batch[start:stop])
+            if size > part.shape[0]:  # zero images fill a static batch; their predictions are dropped below
+                part = np.concatenate([part, np.zeros((size - part.shape[0], *part.shape[1:]), part.dtype)])
+            outputs = self.infer_torch(self.torch.from_numpy(part))
+            chunks.append(outputs[self.prediction_name][:stop - start].float().cpu().numpy())  # .cpu() waits
         return np.concatenate(chunks, 0)

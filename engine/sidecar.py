@@ -3,29 +3,15 @@
 The runner reads it back to refuse an engine from another TensorRT version with a clear message instead of a
 deserialization failure deep inside TensorRT.
 """
-import hashlib
 import json
-import platform
 import time
 from pathlib import Path
 
 from common.atomic import write_json_atomic
 from common.errors import QYoloError
+from common.provenance import sidecar_path
 
 SIDECAR_FORMAT = "q-yolo-engine/1"
-
-
-def sidecar_path(engine_path: str | Path) -> Path:
-    engine_path = Path(engine_path)
-    return engine_path.with_name(engine_path.name + ".json")
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_sidecar(*, engine_path: Path, onnx_path: Path, onnx_sha256: str, tensorrt_version: str, gpu: dict,
@@ -51,7 +37,7 @@ def make_sidecar(*, engine_path: Path, onnx_path: Path, onnx_sha256: str, tensor
         "build_seconds": round(build_seconds, 2),
         "onnx_metadata": onnx_metadata,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": {"python": platform.python_version(), **(versions or {})},
+        "versions": versions or {},
     }
 
 

@@ -1,7 +1,8 @@
 """trtexec as a second opinion on latency: run it on the same engine and read its GPU Compute Time median.
 
-Flags used exist in TensorRT 10 and 11 (11 removed only the precision/calibration flags, which loading an
-engine does not need): --loadEngine, --shapes, --warmUp (ms), --iterations, --useCudaGraph, --noDataTransfers.
+Flags: --loadEngine, --shapes, --warmUp (ms), --iterations in both generations. The timing mode differs:
+- TensorRT 10: CUDA graphs and skipped host transfers are opt-in (--useCudaGraph, --noDataTransfers);
+- TensorRT 11: both are the default and those two flags are deprecated no-ops; --noCudaGraph turns graphs off.
 """
 import os
 import re
@@ -27,13 +28,15 @@ def find_trtexec() -> str | None:
 
 
 def trtexec_command(trtexec: str, engine: Path, input_name: str, shape: tuple | None, iterations: int = 300,
-                    warmup_ms: int = 500, cuda_graph: bool = True) -> list[str]:
-    cmd = [trtexec, f"--loadEngine={engine}", f"--warmUp={warmup_ms}", f"--iterations={iterations}",
-           "--noDataTransfers"]
+                    warmup_ms: int = 500, cuda_graph: bool = True, tensorrt_major: int = 10) -> list[str]:
+    """The command timing `engine` like our CUDA-event timing: GPU compute only, with or without a CUDA graph."""
+    cmd = [trtexec, f"--loadEngine={engine}", f"--warmUp={warmup_ms}", f"--iterations={iterations}"]
     if shape is not None:  # only for dynamic inputs; a static engine rejects --shapes
         cmd.append(f"--shapes={input_name}:{'x'.join(str(int(d)) for d in shape)}")
-    if cuda_graph:
-        cmd.append("--useCudaGraph")
+    if tensorrt_major >= 11:
+        cmd += [] if cuda_graph else ["--noCudaGraph"]
+    else:
+        cmd += ["--noDataTransfers"] + (["--useCudaGraph"] if cuda_graph else [])
     return cmd
 
 
@@ -56,13 +59,14 @@ def parse_trtexec_output(text: str) -> dict:
 
 
 def run_trtexec(engine: Path, input_name: str, shape: tuple | None, iterations: int = 300,
-                cuda_graph: bool = True, timeout_s: int = 600) -> dict | None:
+                cuda_graph: bool = True, tensorrt_major: int = 10, timeout_s: int = 600) -> dict | None:
     """trtexec's numbers for `engine`, or None (with a logged reason) where trtexec is absent or fails."""
     trtexec = find_trtexec()
     if trtexec is None:
         get_logger().info("trtexec not found: its column stays empty")
         return None
-    cmd = trtexec_command(trtexec, engine, input_name, shape, iterations, cuda_graph=cuda_graph)
+    cmd = trtexec_command(trtexec, engine, input_name, shape, iterations, cuda_graph=cuda_graph,
+                          tensorrt_major=tensorrt_major)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:

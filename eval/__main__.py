@@ -8,8 +8,9 @@ from pathlib import Path
 
 from common.atomic import write_text_atomic
 from common.cli import run_cli
-from eval.evaluate import EvalConfig, evaluate, output_paths
+from eval.fidelity.report import summary_line
 from eval.report import format_markdown, format_table
+from eval.stage import EvalConfig, evaluate, output_paths
 
 
 def main(argv=None) -> int:
@@ -30,6 +31,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None,
                         help="output folder or metrics .json path (default runs/eval/<model stem>-<backend>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    parser.add_argument("--no-fidelity", action="store_true",
+                        help="skip the check that a quantized ONNX/engine computes what its calibrated artifact does")
+    parser.add_argument("--fidelity-images", type=int, default=16, help="images for that check (default 16)")
+    parser.add_argument("--artifact", help="the calibrated artifact to check against (default: the one the model "
+                                           "records)")
     args = parser.parse_args(argv)
     options = {"threads": args.threads} if args.threads else {}
     out = args.out or Path("runs/eval") / f"{Path(args.model).stem}-{args.backend}"
@@ -37,13 +43,18 @@ def main(argv=None) -> int:
         cfg = EvalConfig(model=args.model, data=args.data, backend=args.backend, imgsz=args.imgsz, batch=args.batch,
                          device=args.device, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
                          max_images=args.max_images, out=out, backend_options=options,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, fidelity=not args.no_fidelity,
+                         fidelity_images=args.fidelity_images, artifact=args.artifact)
     except ValueError as exc:
         parser.error(str(exc))
     metrics = evaluate(cfg)
     metrics_path, _ = output_paths(out)
-    write_text_atomic(metrics_path.with_suffix(".md"), format_markdown([metrics]))
+    fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None
+    write_text_atomic(metrics_path.with_suffix(".md"),
+                      format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else ""))
     print(format_table([metrics]))
+    if fidelity:
+        print(fidelity)
     print(f"{metrics['num_images']} images, {metrics['num_detections']} detections, {metrics['seconds']} s; "
           f"metrics in {metrics_path}")
     return 0

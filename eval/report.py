@@ -25,8 +25,11 @@ def format_table(records: Sequence[dict], label_keys: Sequence[str] = ("backend"
     """Fixed-width terminal table; AP values shown in percent with one decimal, as the paper prints them."""
     header, rows = _rows(records, label_keys)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) if i >= len(label_keys) else c.ljust(w)
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i >= len(label_keys) else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), sep, *(line(r) for r in rows)])
 

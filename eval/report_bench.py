@@ -2,48 +2,38 @@
 ran (TensorRT engines, ONNX Runtime, OpenVINO), written as markdown, JSON and a PNG.
 
 Inputs are files, so the stages stay decoupled:
-- metrics JSON from `python -m eval --out` (one per backend x model; a dict holding AP, AP50, AP75, APs, APm, APl
-  as pycocotools fractions, -1 for a size bucket without ground truth), named <backend>_<model stem>.json by the
-  Makefile; the report shows them in percent, as the paper does;
-- latency JSON from `python -m eval.bench` (CPU) and `python -m engine bench` (TensorRT): lists of records with
-  backend, median_ms, p90_ms, p99_ms and, for TensorRT, batch, trtexec_median_ms, device and tensorrt_version.
-Model stems follow the Makefile: fp32, fp16, <method>_<sym|asym>_w<W>a<A>_<trt|cpu>.
+- metrics JSON from `python -m eval --out` (one per backend x model: AP, AP50, AP75, APs, APm, APl as pycocotools
+  fractions, -1 for a size bucket without ground truth, plus backend, model, precision and quantization); the
+  report shows them in percent, as the paper does;
+- latency JSON from `python -m eval.bench` (CPU) and `python -m engine bench` (TensorRT): {"meta", "records"} with
+  backend, variant, precision, quantization, imgsz, batch, median_ms, p90_ms, p99_ms and, for TensorRT,
+  trtexec_median_ms, device and tensorrt_version.
+What a model is (bits, method, scheme) comes from `quantization`, which the backends read from the graph's
+metadata, the engine's sidecar or the artifact; file names are only labels.
 """
 import argparse
 import json
-import platform
-import re
 from pathlib import Path
 from typing import Sequence
 
 from common.atomic import atomic_path, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
+from common.latency import cpu_name
+from eval.coco_eval import METRIC_KEYS
 
-AP_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 BACKEND_ORDER = ("tensorrt", "ort", "openvino", "torch")
-BACKEND_NAMES = {"tensorrt": "TensorRT", "ort": "ONNX Runtime", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO",
-                 "torch": "PyTorch"}
-_QUANT_STEM = re.compile(r"^(?P<method>[a-z0-9]+)_(?P<scheme>sym|asym)_w(?P<w>\d+)a(?P<a>\d+)(?:_(?P<profile>[a-z0-9]+))?$")
+BACKEND_NAMES = {"tensorrt": "TensorRT", "ort": "ONNX Runtime", "openvino": "OpenVINO", "torch": "PyTorch"}
 
 
-def describe_model(stem: str) -> dict:
-    """What a model file is, from its stem: precision label, bits, method and scheme."""
-    stem = Path(stem).stem if "/" in stem or stem.endswith((".onnx", ".engine")) else stem
-    if stem in ("fp32", "fp16"):
-        return {"model": stem, "precision": stem.upper(), "w_bits": None, "a_bits": None, "method": None,
-                "scheme": None}
-    match = _QUANT_STEM.match(stem)
-    if not match:
-        return {"model": stem, "precision": stem, "w_bits": None, "a_bits": None, "method": None, "scheme": None}
-    w, a = int(match["w"]), int(match["a"])
-    precision = "INT8" if (w, a) == (8, 8) else f"INT{min(w, a)}-emulated"
-    return {"model": stem, "precision": f"{precision} W{w}A{a}", "w_bits": w, "a_bits": a,
-            "method": match["method"], "scheme": match["scheme"]}
-
-
-def _canonical_backend(name: str) -> str:
-    name = str(name).lower()
-    return "ort" if name in ("onnxruntime", "onnx-runtime") else name
+def describe_model(name: str, precision: str, quantization: dict) -> dict:
+    """Table columns for a model: its label, a precision label from its quantization settings, bits, method."""
+    if not quantization:
+        return {"model": name, "precision": str(precision).upper(), "w_bits": None, "a_bits": None,
+                "method": None, "scheme": None}
+    w, a = quantization["w_bits"], quantization["a_bits"]
+    label = "INT8" if (w, a) == (8, 8) else f"INT{min(w, a)}-emulated"
+    return {"model": name, "precision": f"{label} W{w}A{a}", "w_bits": w, "a_bits": a,
+            "method": quantization["method"], "scheme": quantization["scheme"]}
 
 
 def _percent(fraction) -> float | None:
@@ -52,53 +42,43 @@ def _percent(fraction) -> float | None:
     return None if value < 0 else 100.0 * value
 
 
-def _find_ap_dict(data) -> dict | None:
-    if isinstance(data, dict):
-        if all(key in data for key in AP_KEYS):
-            return data
-        for value in data.values():
-            found = _find_ap_dict(value)
-            if found is not None:
-                return found
-    return None
+def _read_json(path: Path, what: str) -> dict | list:
+    if not path.is_file():
+        raise QYoloError(f"{what} file {path} does not exist; run `make bench` (it evaluates and times each model)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise QYoloError(f"{what} file {path} is not valid JSON ({exc}); delete it and rerun `make bench`") from None
 
 
 def load_metrics(paths: Sequence[str | Path]) -> list[dict]:
     rows = []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise QYoloError(f"metrics file {path} does not exist; run `make bench` (it evaluates each model first)")
-        data = json.loads(path.read_text())
-        metrics = _find_ap_dict(data)
-        if metrics is None:
-            raise QYoloError(f"{path} has no {', '.join(AP_KEYS)} values; is it `python -m eval --out` output?")
-        backend_from_name, _, stem_from_name = path.stem.partition("_")
-        backend = _canonical_backend(data.get("backend") or backend_from_name)
-        model = data.get("model")
-        stem = Path(model).stem if isinstance(model, str) and model else stem_from_name
-        described = describe_model(stem)
-        if described["precision"] == stem and data.get("precision"):  # a stem we cannot read: trust eval's label
-            described["precision"] = str(data["precision"])
-        rows.append({"backend": backend, **described, **{key: _percent(metrics[key]) for key in AP_KEYS}})
+        data = _read_json(path, "metrics")
+        missing = [key for key in (*METRIC_KEYS, "backend", "model", "precision", "quantization") if key not in data]
+        if missing:
+            raise QYoloError(f"{path} lacks {', '.join(missing)}; is it `python -m eval --out` output? (rerun it)")
+        described = describe_model(Path(data["model"]).stem, data["precision"], data["quantization"])
+        fidelity = data.get("fidelity") if isinstance(data.get("fidelity"), dict) else {}
+        rows.append({"backend": data["backend"], **described, **{key: _percent(data[key]) for key in METRIC_KEYS},
+                     "fidelity": fidelity.get("verdict"), "fidelity_reasons": fidelity.get("reasons", [])})
     return _sorted(rows)
 
 
 def load_latency(paths: Sequence[str | Path]) -> list[dict]:
     rows = []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise QYoloError(f"latency file {path} does not exist; run `make bench`")
-        data = json.loads(path.read_text())
-        records = data.get("records", data.get("results", [])) if isinstance(data, dict) else data
-        for record in records:
-            stem = Path(str(record.get("engine") or record.get("model") or record.get("variant") or "?")).stem
-            batch = int(record.get("batch", 1))
-            median = float(record["median_ms"])
+        data = _read_json(path, "latency")
+        if not isinstance(data, dict) or "records" not in data:
+            raise QYoloError(f"{path} has no 'records'; is it `python -m eval.bench` or `python -m engine bench` "
+                             f"output? (rerun it)")
+        for record in data["records"]:
+            batch = int(record["batch"])
             rows.append({
-                "backend": _canonical_backend(record.get("backend", "?")), **describe_model(stem),
-                "batch": batch, "imgsz": record.get("imgsz") or record.get("input_size"),
-                "median_ms": median, "p90_ms": record.get("p90_ms"), "p99_ms": record.get("p99_ms"),
-                "throughput_ips": record.get("throughput_ips") or (batch * 1000.0 / median if median else None),
+                "backend": record["backend"],
+                **describe_model(record["variant"], record["precision"], record["quantization"]),
+                "batch": batch, "imgsz": record["imgsz"], "median_ms": float(record["median_ms"]),
+                "p90_ms": record["p90_ms"], "p99_ms": record["p99_ms"], "throughput_ips": record["throughput_ips"],
                 "trtexec_median_ms": record.get("trtexec_median_ms"), "threads": record.get("threads"),
                 "device": record.get("device"), "tensorrt_version": record.get("tensorrt_version"),
                 "cuda_graph": record.get("cuda_graph"),
@@ -122,16 +102,6 @@ def _add_deltas(accuracy: list[dict]) -> None:
         row["dAP"] = None if missing else row["AP"] - base["AP"]
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def build_report(accuracy: list[dict], latency: list[dict]) -> dict:
     _add_deltas(accuracy)
     trt_rows = [row for row in latency if row["backend"] == "tensorrt"]
@@ -140,7 +110,7 @@ def build_report(accuracy: list[dict], latency: list[dict]) -> dict:
         "gpu": next((row["device"] for row in trt_rows if row["device"]), None),
         "tensorrt_version": next((row["tensorrt_version"] for row in trt_rows if row["tensorrt_version"]), None),
         "tensorrt_batches": sorted({row["batch"] for row in trt_rows}),
-        "cpu": _cpu_name() if cpu_rows else None,
+        "cpu": cpu_name() if cpu_rows else None,
         "cpu_threads": sorted({row["threads"] for row in cpu_rows if row["threads"] is not None}),
         "cpu_batches": sorted({row["batch"] for row in cpu_rows}),
         "backends": sorted({row["backend"] for row in accuracy + latency}),
@@ -164,14 +134,24 @@ def render_markdown(report: dict) -> str:
         threads = ", ".join(map(str, meta["cpu_threads"])) or "default"
         lines.append(f"- CPU: {meta['cpu']}, threads {threads}, batch {', '.join(map(str, meta['cpu_batches']))}")
     lines += ["", "## Accuracy (COCO AP, %)", "",
-              "| Backend | Model | Precision | " + " | ".join(AP_KEYS) + " | ΔAP vs float |",
-              "|---|---|---|" + "---:|" * (len(AP_KEYS) + 1)]
+              "| Backend | Model | Precision | " + " | ".join(METRIC_KEYS) + " | ΔAP vs float | Fidelity |",
+              "|---|---|---|" + "---:|" * (len(METRIC_KEYS) + 1) + "---|"]
+    failed = []
     for row in report["accuracy"]:
         cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"]]
-        cells += [_fmt(row[key]) for key in AP_KEYS] + [_fmt(row["dAP"], signed=True)]
+        verdict = row.get("fidelity")
+        shown = f"**{verdict.upper()}**" if verdict == "fail" else verdict or "–"
+        cells += [_fmt(row[key]) for key in METRIC_KEYS] + [_fmt(row["dAP"], signed=True), shown]
         lines.append("| " + " | ".join(cells) + " |")
+        if verdict in ("fail", "warn"):
+            reasons = "; ".join(row.get("fidelity_reasons", []))
+            failed.append(f"- {verdict.upper()}: {cells[0]} {row['model']}: {reasons}")
+    if failed:
+        lines += ["", "Fidelity (deployed model vs its calibrated artifact, python -m eval.fidelity): a FAIL row's AP "
+                      "is the runtime's error, not the quantization's.", *failed]
     lines += ["", "## Latency (per batch; GPU: CUDA events, no host copies; CPU: wall clock)", "",
-              "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s | trtexec median ms |",
+              "| Backend | Model | Precision | Batch | Input | median ms | p90 ms | p99 ms | img/s "
+              "| trtexec median ms |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in report["latency"]:
         cells = [BACKEND_NAMES.get(row["backend"], row["backend"]), row["model"], row["precision"],

@@ -1,7 +1,7 @@
 """`python -m export`: calibrated artifact (or FP32 checkpoint) -> QDQ ONNX for one profile.
 
-    python -m export --artifact runs/calib/m/uh_sym_w8a8.pt --profile trt --imgsz 640 --out m_trt.onnx
-    python -m export --artifact runs/calib/m/uh_asym_w8a8.pt --profile cpu --imgsz 640 --out m_cpu.onnx
+    python -m export --artifact runs/calib/m/uh-sym-w8a8.pt --profile trt --imgsz 640 --out m_trt.onnx
+    python -m export --artifact runs/calib/m/uh-asym-w8a8.pt --profile cpu --imgsz 640 --out m_cpu.onnx
     python -m export --weights yolo/assets/fixture.pt --profile fp32 --imgsz 256 --dynamic-batch --out fp32.onnx
 """
 import argparse

@@ -29,11 +29,9 @@ def quiet_graphsurgeon() -> None:
 
 def _fold_constants(graph: gs.Graph) -> None:
     quiet_graphsurgeon()
-    try:  # graphsurgeon folds with ONNX Runtime, whose optimizer warnings about the Detect reshape are noise here
-        import onnxruntime
-        onnxruntime.set_default_logger_severity(3)
-    except ImportError:
-        pass
+    import onnxruntime  # graphsurgeon folds with it; its optimizer warnings about the Detect reshape are noise here
+
+    onnxruntime.set_default_logger_severity(3)
     graph.fold_constants(should_exclude_node=lambda node: node.op in (Q_OP, DQ_OP), error_ok=True)
     graph.cleanup()
 

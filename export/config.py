@@ -17,24 +17,25 @@ class ExportConfig:
 
     artifact: a calibrated artifact (`python -m calib`), for the `trt` and `cpu` profiles.
     weights: an FP32 checkpoint, for the `fp32` profile (an artifact also works: its quantizers are then ignored).
+        `export_onnx` needs one of the two; `export_model`, given the model itself, needs neither.
     profile: `trt` (int8 symmetric activations, zero point 0, per-channel int8 weights on axis 0; the placement
-        rules of DESIGN.md section 4), `cpu` (uint8 asymmetric activations, int8 per-channel weights) or `fp32`.
+        rules of export.placement), `cpu` (uint8 asymmetric activations, int8 per-channel weights) or `fp32`.
         Bit widths below 8 in the artifact are exported as INT4(-or-other)-emulation: weights on the b-bit grid
         stored through int8 Q/DQ, activations clipped to the b-bit range before an int8/uint8 Q/DQ.
     out: the .onnx path (a JSON sidecar `<out>.json` is written beside it).
     imgsz: square input size; batch: static batch size, or the example batch when dynamic_batch.
     opset: ONNX opset, 13..20 (per-channel Q/DQ needs 13).
-    placement: apply the section-4 placement rules (shared Concat scales, MaxPool/Resize scale pass-through,
+    placement: apply export.placement's rules (shared Concat scales, MaxPool/Resize scale pass-through,
         quantized residual-Add inputs). Default: on for `trt` and `cpu` at 8-bit activations, off below (INT4
-        emulation is there to measure accuracy, and the rules move values by up to a step: on the fixture W4A4 sym
-        that shifted mAP by +1.1..1.7 AP, against < 0.1 AP at 8 bits). Off keeps Q/DQ exactly where the
+        emulation is there to measure accuracy, and the rules move values by up to a step, which costs far more AP
+        on a 4-bit grid than on an 8-bit one: README.md has the figures). Off keeps Q/DQ exactly where the
         artifact's quantizers are, so the graph computes what the torch fake-quant model computes.
     integer_ops: `cpu` only. Complete the graph with calibrated Q/DQ at conv outputs, sigmoid outputs and the
         conv branch of residual Adds so that ONNX Runtime fuses every conv/SiLU/Add/Concat into QLinear* kernels
         (without them ORT dequantizes and runs float convolutions: slower than FP32). Needs calibration images
         (calib_data, or the ones the artifact's calibration used). Default: on for `cpu` at 8 bits; off for
-        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost ~8-10 AP on
-        the fixture (W4A4 is about accuracy; ORT then runs the exact graph, at FP32-or-slower speed).
+        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost AP (README.md
+        has the figure; W4A4 is about accuracy: ORT then runs the exact graph, at FP32-or-slower speed).
     calib_data: images (folder or COCO json) for the integer_ops ranges; calib_images: how many of them.
     """
 
@@ -56,11 +57,9 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
-        if self.artifact is None and self.weights is None:
-            raise ValueError("give an artifact (calibrated, for trt/cpu) or weights (FP32 checkpoint, for fp32)")
         if self.artifact is not None and self.weights is not None:
             raise ValueError("give either artifact or weights, not both")
-        if self.profile != "fp32" and self.artifact is None:
+        if self.profile != "fp32" and self.weights is not None:
             raise ValueError(f"profile {self.profile!r} needs a calibrated artifact (python -m calib); "
                              f"weights={self.weights!s} is an FP32 checkpoint: use profile 'fp32' for it")
         for name in ("imgsz", "batch", "calib_images"):

@@ -19,20 +19,16 @@ from torch import nn
 from common.atomic import write_bytes_atomic, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import sidecar_path, versions
 from export.cleanup import cleanup_graph, finalize, op_counts
 from export.config import ExportConfig
 from export.integer_ops import complete_integer_ops
-from export.metadata import build_metadata, set_metadata, versions
+from export.metadata import build_metadata, set_metadata
 from export.placement import apply_placement, find_quantizers
 from export.qdq import QDQMaker
 from export.torch_export import OUTPUT_NAME, export_torch
 
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
-
-
-def sidecar_path(onnx_path: str | Path) -> Path:
-    onnx_path = Path(onnx_path)
-    return onnx_path.with_name(onnx_path.name + ".json")
 
 
 def _check_writable(out: Path) -> None:
@@ -50,10 +46,8 @@ def _check_writable(out: Path) -> None:
 
 def quant_summary(model: nn.Module) -> dict[str, Any]:
     """Bits and scheme of the model's quantizers (empty dict when it has none)."""
-    try:
-        from calib.modes import quantizers
-    except ImportError:
-        return {}
+    from calib.modes import quantizers
+
     found = list(quantizers(model))
     if not found:
         return {}
@@ -134,6 +128,16 @@ def _integer_ops(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     return True
 
 
+def _artifact_record(cfg: ExportConfig, meta: dict[str, Any]) -> dict[str, str]:
+    """The artifact a quantized graph came from (path + sha256), so a deployed model can be checked against it."""
+    path = meta.get("path") if meta.get("source_kind") == "artifact" else None
+    if cfg.profile == "fp32" or not path or not Path(path).is_file():
+        return {}
+    from common.provenance import file_sha256
+
+    return {"qyolo.artifact": str(Path(path).resolve()), "qyolo.artifact_sha256": file_sha256(path)}
+
+
 def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, imgsz, imgsz))
@@ -189,15 +193,17 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     if integer_ops:
         if calib_batches is None:
             from export.source import calibration_batches
-            calib_batches = calibration_batches(cfg, meta)
-        method = quant.get("method") or meta.get("method") or "uh"
+            calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
+        method = quant["method"]
+        if method is None:
+            raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
+                             "take their ranges with one: export with --no-integer-ops")
         report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
                                                      method=method).to_dict()
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,
-                              placement,
-                              integer_ops, cfg.extra_metadata)
+                              placement, integer_ops, {**_artifact_record(cfg, meta), **cfg.extra_metadata})
     set_metadata(proto, metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)
@@ -208,7 +214,8 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     counts = op_counts(gs.import_onnx(proto))
     sidecar = {"format": SIDECAR_FORMAT, "onnx": out.name, "config": cfg.to_dict(), "source": meta,
                "quantization": quant, "opset": cfg.opset, "metadata": metadata, "op_counts": counts,
-               "passes": report, "seconds": round(seconds, 2), "versions": versions()}
+               "passes": report, "seconds": round(seconds, 2),
+               "versions": versions("torch", "onnx", "onnx_graphsurgeon", "onnxruntime")}
     write_json_atomic(sidecar_path(out), sidecar)
     log.info(f"exported {out} ({cfg.profile}, {metadata['qyolo.precision']}, opset {cfg.opset}, "
              f"{counts.get('QuantizeLinear', 0)} Q / {counts.get('DequantizeLinear', 0)} DQ, "
@@ -220,6 +227,9 @@ def export_onnx(cfg: ExportConfig) -> Path:
     """The export stage's public function: load cfg.artifact or cfg.weights and export it; returns the path."""
     from export.source import load_source
 
+    if cfg.artifact is None and cfg.weights is None:
+        raise QYoloError("give --artifact (a calibrated artifact, for trt/cpu) or --weights (an FP32 checkpoint, "
+                         "for fp32)")
     _check_writable(Path(cfg.out))
-    model, meta = load_source(cfg)
+    model, meta = load_source(cfg.artifact, cfg.weights)
     return export_model(model, cfg, meta)

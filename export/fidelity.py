@@ -6,7 +6,7 @@ TorchScript exporter's node names, "/model.2/cv1/conv/input_quantizer/QuantizeLi
 dequantized values ONNX Runtime computes are compared with the fake-quantized values torch computes, in units of
 the graph's quantization step. Both run the whole network independently, so a value that one runtime rounds to
 the neighbouring level (float accumulation order differs between runtimes) propagates downstream: the figure is
-end-to-end, as the issue's "agree to within one quantization step on nearly all elements" asks.
+end-to-end: "agrees" means within one quantization step on nearly all elements.
 """
 import re
 from collections import defaultdict
@@ -116,7 +116,6 @@ def main(argv=None) -> int:
     import json
 
     from common.atomic import write_json_atomic
-    from export.config import ExportConfig
     from export.source import calibration_batches, load_source
 
     parser = argparse.ArgumentParser(prog="python -m export.fidelity", description=main.__doc__)
@@ -130,10 +129,8 @@ def main(argv=None) -> int:
     from export.metadata import read_metadata
 
     imgsz = args.imgsz or int(read_metadata(args.onnx).get("qyolo.imgsz", 640))
-    cfg = ExportConfig(out="unused.onnx", artifact=args.artifact, profile="trt", imgsz=imgsz,
-                       calib_data=args.data, calib_images=args.images)
-    model, meta = load_source(cfg)
-    x = np.concatenate(list(calibration_batches(cfg, meta)))
+    model, meta = load_source(artifact=args.artifact)
+    x = np.concatenate(list(calibration_batches(meta, imgsz, args.images, data=args.data)))
     report = qdq_agreement(args.onnx, model, x)
     summary = {k: v for k, v in report.items() if k != "per_quantizer"}
     print(json.dumps(summary, indent=1))

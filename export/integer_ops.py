@@ -3,10 +3,9 @@
 Why this exists. The artifact quantizes conv inputs and weights (and MaxPool inputs), which is all TensorRT and
 OpenVINO need: they run the conv in int8 and fuse the activation into its epilogue. ONNX Runtime's CPU provider
 fuses a QDQ node group into a QLinear* kernel only when the op's inputs come from DequantizeLinear AND its output
-goes into a QuantizeLinear. With Q/DQ at conv inputs only, ORT dequantizes and runs float convolutions, measured
-here on YOLOv5s 640 with 2 threads at 1.7x SLOWER than FP32; with every op wrapped (what ORT's own
-quantize_static produces) it runs QLinearConv/QLinearSigmoid/QLinearMul/QLinearAdd/QLinearConcat and is ~1.9x
-faster than FP32.
+goes into a QuantizeLinear. With Q/DQ at conv inputs only, ORT dequantizes and runs float convolutions, slower
+than FP32; with every op wrapped (what ORT's own quantize_static produces) it runs QLinearConv/QLinearSigmoid/
+QLinearMul/QLinearAdd/QLinearConcat and is faster than FP32 (README.md has the measured figures).
 
 So this pass adds a Q/DQ on the output of every op whose inputs are all dequantized and which feeds another op
 ORT can run in uint8 (in YOLOv5: conv outputs before the SiLU, sigmoid outputs, the conv branch of the residual
@@ -30,8 +29,7 @@ from calib.calibrators import make_calibrator
 from calib.quant_desc import QuantDesc, scale_and_zero_point
 from common.errors import QYoloError
 from common.log import get_logger
-from export.qdq import (DQ_OP, Q_OP, QDQMaker, QParams, constant_values, consumers, producer, qparams,
-                        replace_input)
+from export.qdq import DQ_OP, Q_OP, QDQMaker, QParams, constant_values, consumers, producer, qparams, replace_input
 
 # Ops ONNX Runtime's CPU provider runs on uint8 when wrapped in DQ -> op -> Q.
 INTEGER_OPS = ("Conv", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "AveragePool", "GlobalAveragePool",

@@ -1,7 +1,7 @@
 """`python -m export.lint model.onnx`: check a QDQ ONNX against TensorRT's explicit-quantization rules.
 
 Works on any ONNX (not only this project's). Every finding names the node. Errors are what TensorRT rejects or
-silently runs differently from the graph; warnings are the placement advice of DESIGN.md section 4 (the engine
+silently runs differently from the graph; warnings are the placement advice export.placement applies (the engine
 builds, but slower). Exit status 1 when there is any error (or any warning with --strict), 0 otherwise, 2 for an
 unreadable file.
 
@@ -21,7 +21,6 @@ Warnings
   residual-add    an Add input is read unquantized although the same tensor is quantized elsewhere
 """
 import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from common.cli import run_cli
-from common.errors import QYoloError
+from common.onnx_file import load_onnx, opset_version
 from export.qdq import DQ_OP, Q_OP, constant_values, consumers, producer, qparams
 
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}
@@ -220,17 +219,13 @@ def _check_placement(graph: gs.Graph, report: LintReport) -> None:
                                                       f"TensorRT can fuse the Add into the conv")
 
 
-def lint_model(model: onnx.ModelProto | str | Path) -> LintReport:
-    path = "<in memory>"
+def lint_model(model: onnx.ModelProto | str | Path, path: str | None = None) -> LintReport:
+    """Every finding for `model` (a path, or a loaded ModelProto named `path` in the report)."""
     if not isinstance(model, onnx.ModelProto):
         path = str(model)
-        if not Path(path).is_file():
-            raise QYoloError(f"{path} does not exist")
-        try:
-            model = onnx.load(path)
-        except Exception as exc:  # protobuf decode errors have many types
-            raise QYoloError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from None
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+        model = load_onnx(model)
+    path = path or "<in memory>"
+    opset = opset_version(model)
     graph = gs.import_onnx(model)
     report = LintReport(path)
     for node in graph.nodes:

@@ -13,9 +13,10 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
   qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
   qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8),
   qyolo.placement (on | off), qyolo.integer_ops (on | off)
+  qyolo.artifact, qyolo.artifact_sha256: the calibrated artifact a quantized graph was exported from (absolute
+      path, content hash), read by the deployment fidelity check (eval.fidelity)
 """
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +105,13 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
-def versions() -> dict[str, str]:
-    import onnx_graphsurgeon
-    import torch
+QUANT_KEYS = ("method", "scheme", "w_bits", "a_bits")
 
-    found = {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__,
-             "onnx_graphsurgeon": onnx_graphsurgeon.__version__}
-    try:
-        import onnxruntime
 
-        found["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        pass
-    return found
+def quantization(meta: dict[str, str]) -> dict[str, Any]:
+    """The calibration settings an exported graph records (method, scheme, w_bits, a_bits); {} for a float graph
+    or one exported elsewhere. Readers use this instead of parsing file names."""
+    if "qyolo.w_bits" not in meta:
+        return {}
+    found = {key: meta.get(f"qyolo.{key}") for key in QUANT_KEYS}
+    return {**found, "w_bits": int(found["w_bits"]), "a_bits": int(found["a_bits"])}

@@ -35,7 +35,7 @@ class Demo:
         self.started = time.perf_counter()
 
     def evaluate(self, model: Path, out: Path, label: str, backend: str = "torch") -> dict:
-        from eval.evaluate import EvalConfig, evaluate  # (`from eval import evaluate` can yield the module)
+        from eval import EvalConfig, evaluate
 
         options = {"threads": self.threads} if self.threads else {}
         metrics = evaluate(EvalConfig(model=model, data=self.val_data, backend=backend, imgsz=self.imgsz, batch=16,
@@ -63,12 +63,13 @@ def step_fp32(demo: Demo) -> dict:
 
 
 def step_calibrate_uh(demo: Demo) -> Path:
-    from calib import CalibConfig, calibrate
+    from calib import CalibConfig, QuantConfig, calibrate
 
-    artifact = calibrate(CalibConfig(weights=demo.weights, data=demo.calib_data, method="uh", scheme="asym",
-                                     w_bits=8, a_bits=8, num_images=256, imgsz=demo.imgsz, threads=demo.threads,
-                                     out=demo.out / "uh-asym-w8a8.pt", progress=demo.progress))
-    demo.evaluate(artifact, demo.out / "fakequant_uh_asym_w8a8.json", "uh W8A8 (fake quant)")
+    artifact = calibrate(CalibConfig(quant=QuantConfig(method="uh", scheme="asym", w_bits=8, a_bits=8),
+                                     weights=demo.weights, data=demo.calib_data, num_images=256, imgsz=demo.imgsz,
+                                     threads=demo.threads, out=demo.out / "uh-asym-w8a8.pt",
+                                     progress=demo.progress))
+    demo.evaluate(artifact, demo.out / "fakequant-uh-asym-w8a8.json", "uh W8A8 (fake quant)")
     demo.print_table("Q-YOLO UH calibration (asymmetric, W8A8, 256 calibration images) beside FP32")
     return artifact
 
@@ -79,9 +80,9 @@ def step_onnxruntime_int8(demo: Demo, artifact: Path) -> None:
 
     fp32_onnx = export_onnx(ExportConfig(out=demo.out / "fixture_fp32.onnx", profile="fp32", weights=demo.weights,
                                          imgsz=demo.imgsz))
-    int8_onnx = export_onnx(ExportConfig(out=demo.out / "uh-asym-w8a8_cpu.onnx", profile="cpu", artifact=artifact,
+    int8_onnx = export_onnx(ExportConfig(out=demo.out / "uh-asym-w8a8-cpu.onnx", profile="cpu", artifact=artifact,
                                          imgsz=demo.imgsz))
-    demo.evaluate(int8_onnx, demo.out / "ort_uh_asym_w8a8.json", "uh W8A8 (ONNX Runtime INT8)", backend="ort")
+    demo.evaluate(int8_onnx, demo.out / "ort-uh-asym-w8a8.json", "uh W8A8 (ONNX Runtime INT8)", backend="ort")
     demo.print_table("The same calibration exported as QDQ ONNX (cpu profile) and run by ONNX Runtime in INT8")
     print(f"ONNX Runtime latency, FP32 vs INT8, batch 1 at {demo.imgsz} px, 2 threads (30 interleaved runs):")
     run_benchmark(models=[fp32_onnx, int8_onnx], backends=["ort"], threads=2, warmup=5, runs=30, rounds=3,

@@ -28,6 +28,7 @@ from common.atomic import write_json_atomic, write_text_atomic
 from common.cli import run_cli
 from common.errors import QYoloError
 from common.log import get_logger
+from eval.coco_eval import METRIC_KEYS
 
 METHODS: dict[str, tuple[str, str]] = {
     "minmax": ("minmax", "sym"), "percentile": ("percentile", "sym"), "mse": ("mse", "sym"),
@@ -36,7 +37,6 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 DEFAULT_METHODS = ("minmax", "percentile", "mse", "entropy", "uh-asym", "uh-sym", "minmax-asym")
 DEFAULT_BITS = ((8, 8), (6, 6), (4, 4))
-METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 LABEL_KEYS = ("bits", "method", "grid")
 
 
@@ -85,13 +85,13 @@ class TableConfig:
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {self.max_images}")
         self.out = Path(self.out)
-        from calib import CalibConfig
+        from calib import CalibConfig, QuantConfig
 
         for method, scheme in {METHODS[m] for m in self.methods}:  # every bad setting before any work
             for w_bits, a_bits in self.bits:
-                CalibConfig(weights=self.weights, data=self.calib_data, method=method, scheme=scheme, w_bits=w_bits,
-                            a_bits=a_bits, num_images=self.num_images, imgsz=self.imgsz, device=self.device,
-                            batch_size=self.batch, threads=self.threads, seed=self.seed)
+                CalibConfig(quant=QuantConfig(method=method, scheme=scheme, w_bits=w_bits, a_bits=a_bits),
+                            weights=self.weights, data=self.calib_data, num_images=self.num_images, imgsz=self.imgsz,
+                            device=self.device, batch_size=self.batch, threads=self.threads, seed=self.seed)
 
 
 def _record(label: str, method: str, scheme: str, w_bits: int, a_bits: int, metrics: dict, **extra) -> dict:
@@ -116,7 +116,8 @@ def ordered(records: list[dict], methods: Sequence[str], bits: Sequence[tuple[in
 
 
 def done_checks(records: list[dict]) -> list[dict]:
-    """The issue's Done claims, evaluated on the rows present (a claim whose rows are missing is left out)."""
+    """The claims the README makes about Table 1, evaluated on the rows present (a claim whose rows are missing is
+    left out)."""
     by = {(r["row"], r["w_bits"], r["a_bits"]): r["AP"] for r in records if r["method"] != "fp32"}
     fp32 = next((r["AP"] for r in records if r["method"] == "fp32"), None)
     checks = []
@@ -168,8 +169,8 @@ def _markdown(records: list[dict], checks: list[dict], settings: dict) -> str:
 
 def run_table(cfg: TableConfig) -> list[dict]:
     """Evaluate FP32 and every (method, bits) row; write table.json / table.md / run.json; return the records."""
-    from calib import CalibConfig, calibrate_bit_widths
-    from eval.evaluate import EvalConfig, evaluate  # (`from eval import evaluate` can yield the module)
+    from calib import CalibConfig, QuantConfig, calibrate_bit_widths
+    from eval import EvalConfig, evaluate
     from eval.report import format_table
 
     log = get_logger()
@@ -202,8 +203,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
     for label in cfg.methods:
         method, scheme = METHODS[label]
         t0 = time.perf_counter()
-        calib_cfg = CalibConfig(weights=probe.weights, data=calib_data, method=method, scheme=scheme,
-                                num_images=probe.num_images, imgsz=probe.imgsz, device=cfg.device,
+        calib_cfg = CalibConfig(quant=QuantConfig(method=method, scheme=scheme), weights=probe.weights,
+                                data=calib_data, num_images=probe.num_images, imgsz=probe.imgsz, device=cfg.device,
                                 batch_size=cfg.batch, threads=cfg.threads, seed=cfg.seed, progress=cfg.progress)
         artifacts = calibrate_bit_widths(calib_cfg, cfg.bits, out_dir=cfg.out / "artifacts")
         timings[f"{label}_calibrate_s"] = round(time.perf_counter() - t0, 2)

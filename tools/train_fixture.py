@@ -4,8 +4,9 @@ The committed yolo/assets/fixture.pt is the EMA checkpoint after 21 epochs of a 
 (seed 0, 4,000 synthetic training images at 256 px, about 30 minutes on 2 shared CPU cores):
     .venv/bin/python -m tools.train_fixture --epochs 30 --stop-epoch 21 --out yolo/assets/fixture.pt
 (It was trained as `--epochs 30 --minutes 70` and stopped after epoch 21, which --stop-epoch reproduces; CPU
-thread scheduling makes the bits, not the accuracy, differ between machines.) A checkpoint (the EMA weights, fp16, with the yaml) is written atomically after every epoch, so the run can be
-stopped at any time and resumed with --resume.
+thread scheduling makes the bits, not the accuracy, differ between machines.) A checkpoint (the EMA weights, fp16,
+with the yaml) is written atomically after every epoch, so the run can be stopped at any time and resumed with
+--resume.
 """
 import argparse
 import copy
@@ -26,7 +27,6 @@ from yolo.fixture import FIXTURE_IMGSZ
 from yolo.loss import YoloLoss
 from yolo.model import DetectionModel
 from yolo.synthetic import CLASS_NAMES, ensure_split
-
 
 
 def load_split(split: str, imgsz: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     images, labels = load_split("train", args.imgsz)
     model = DetectionModel(yolov5_cfg("n", nc=len(CLASS_NAMES)), names=CLASS_NAMES).train()
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.937, 0.999))

@@ -21,6 +21,7 @@ import yaml as yaml_lib
 from torch import nn
 
 from common.errors import QYoloError
+from common.provenance import ARTIFACT_FORMAT
 from yolo.family import FAMILIES, _load_families, family_of, named_config
 from yolo.fuse import fuse_model
 
@@ -68,7 +69,8 @@ class _ForeignUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-_pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler, load=lambda f, **kw: _ForeignUnpickler(f, **kw).load(),
+_pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler,
+                                     load=lambda f, **kw: _ForeignUnpickler(f, **kw).load(),
                                      __name__="qyolo_foreign_pickle")
 
 
@@ -81,7 +83,17 @@ def read_checkpoint(path: str | Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_pickle_shim)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for damaged files
         raise QYoloError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}; "
-                         "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)") from None
+                         "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)"
+                         ) from None
+
+
+def is_artifact(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == ARTIFACT_FORMAT
+
+
+def is_calibrated_artifact(path: str | Path) -> bool:
+    """True when `path` is a calibrated artifact (calib's file) rather than an FP32 checkpoint."""
+    return is_artifact(read_checkpoint(path))
 
 
 def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
@@ -97,7 +109,8 @@ def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
     try:
         loaded = yaml_lib.safe_load(Path(text).read_text())
     except (OSError, yaml_lib.YAMLError) as exc:
-        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a model yaml or a name like yolov5s or yolov7-tiny") from None
+        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a model yaml or a name like yolov5s, "
+                         "yolov7-tiny or yolov8n") from None
     if not isinstance(loaded, dict) or "backbone" not in loaded or "head" not in loaded:
         raise QYoloError(f"model yaml {text} has no backbone/head lists; it is not a YOLO model yaml")
     return loaded
@@ -121,7 +134,7 @@ def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], l
     accepted layout."""
     if isinstance(obj, dict) and obj.get("format") == "q-yolo-state-dict":
         return obj["yaml"], obj["state_dict"], obj.get("names"), {}, {}
-    if isinstance(obj, dict) and obj.get("format") == "q-yolo-calibrated":
+    if is_artifact(obj):
         raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; load it with calib.load_calibrated")
     if isinstance(obj, dict) and ("model" in obj or "ema" in obj):
         net = obj.get("ema") or obj.get("model")

@@ -127,7 +127,7 @@ def render_image(rng: np.random.Generator, cfg: SyntheticConfig) -> tuple[np.nda
         color = _contrasting_color(rng, local_mean)
         shade = 1.0 + rng.uniform(-0.15, 0.15) * (xs - xs.mean()) / max(1.0, size)  # soft lighting gradient
         img[ys, xs] = np.clip(color[None] * shade[:, None], 0, 255)
-        for prev, prev_mask in zip(objects, masks):  # later shapes occlude earlier ones: keep boxes visible-only
+        for prev_mask in masks:  # later shapes occlude earlier ones: keep boxes visible-only
             prev_mask &= (1 - mask).astype(np.uint8)
         objects.append({"category": kind_idx, "bbox": box, "area": float(len(xs))})
         masks.append(mask)

@@ -18,16 +18,13 @@ CALIBRATORS: dict[str, type[Calibrator]] = {
 SYMMETRIC_ONLY = frozenset({"percentile", "mse", "entropy"})
 
 
-def make_calibrator(method: str, desc: QuantDesc, name: str = "<unnamed>", *, num_bins: int = 2048,
-                    start_bin: int = 128, percentile: float = 99.99) -> Calibrator:
-    """A calibrator for `method`, taking from the keyword settings only those the method uses."""
+def make_calibrator(method: str, desc: QuantDesc, name: str = "<unnamed>", **settings) -> Calibrator:
+    """A calibrator for `method`, given those of the keyword `settings` its class declares (the rest are ignored,
+    so one QuantConfig's num_bins/start_bin/percentile serve every method)."""
     if method not in CALIBRATORS:
         raise ValueError(f"unknown calibration method {method!r}; choose one of {sorted(CALIBRATORS)}")
-    if method == "minmax":
-        return MinMaxCalibrator(desc, name)
-    if method == "percentile":
-        return PercentileCalibrator(desc, name, num_bins=num_bins, percentile=percentile)
-    return CALIBRATORS[method](desc, name, num_bins=num_bins, start_bin=start_bin)
+    calibrator = CALIBRATORS[method]
+    return calibrator(desc, name, **{key: settings[key] for key in calibrator.settings if key in settings})
 
 
 __all__ = ["CALIBRATORS", "SYMMETRIC_ONLY", "CalibratedRange", "Calibrator", "EntropyCalibrator",

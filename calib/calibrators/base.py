@@ -27,6 +27,7 @@ class Calibrator:
     """
 
     method = "base"
+    settings: tuple[str, ...] = ()  # the keyword settings its constructor takes (num_bins, start_bin, percentile)
 
     def __init__(self, desc: QuantDesc, name: str = "<unnamed>"):
         self.desc = desc

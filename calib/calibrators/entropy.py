@@ -75,6 +75,8 @@ def entropy_amax(counts: torch.Tensor, edges: torch.Tensor, num_bits: int, start
 class EntropyCalibrator(AbsHistogramCalibrator):
     method = "entropy"
 
+    settings = ("num_bins", "start_bin")
+
     def __init__(self, desc: QuantDesc, name: str = "<unnamed>", num_bins: int = 2048, start_bin: int = 128):
         super().__init__(desc, name, num_bins)
         self.start_bin = start_bin

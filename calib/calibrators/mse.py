@@ -20,6 +20,8 @@ def mse_amax(counts: torch.Tensor, edges: torch.Tensor, num_bits: int, start_bin
 class MseCalibrator(AbsHistogramCalibrator):
     method = "mse"
 
+    settings = ("num_bins", "start_bin")
+
     def __init__(self, desc: QuantDesc, name: str = "<unnamed>", num_bins: int = 2048, start_bin: int = 128):
         super().__init__(desc, name, num_bins)
         self.start_bin = start_bin

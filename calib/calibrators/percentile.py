@@ -22,6 +22,8 @@ def percentile_amax(counts: torch.Tensor, edges: torch.Tensor, percentile: float
 class PercentileCalibrator(AbsHistogramCalibrator):
     method = "percentile"
 
+    settings = ("num_bins", "percentile")
+
     def __init__(self, desc: QuantDesc, name: str = "<unnamed>", num_bins: int = 2048, percentile: float = 99.99):
         if not 0.0 < percentile <= 100.0:
             raise ValueError(f"percentile must be in (0, 100], got {percentile!r}")

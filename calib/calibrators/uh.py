@@ -66,6 +66,8 @@ def uh_symmetric_search(positive: torch.Tensor, width: float, negative: torch.Te
 class UnilateralHistogramCalibrator(Calibrator):
     method = "uh"
 
+    settings = ("num_bins", "start_bin")
+
     def __init__(self, desc: QuantDesc, name: str = "<unnamed>", num_bins: int = 2048, start_bin: int = 128):
         super().__init__(desc, name)
         self._require_per_tensor()

@@ -19,6 +19,7 @@ from yolo.family import HeadLayout, head_layout_named
 class Backend(Protocol):
     name: str
     precision: str
+    quantization: dict  # method, scheme, w_bits, a_bits of a quantized model; {} for a float one
     input_size: int | tuple[int, int] | None  # fixed input the model needs, None = any multiple of 32
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...

@@ -12,6 +12,7 @@ import numpy as np
 
 from common.errors import QYoloError
 from eval.backends.ort_backend import _cpu_only, check_batch, model_info, run_in_chunks
+from export.metadata import quantization
 
 
 class OpenVINOBackend:
@@ -30,6 +31,7 @@ class OpenVINOBackend:
         self.model_path = Path(model_path)
         info = model_info(self.model_path)
         self.precision, self.metadata = info["precision"], info["metadata"]
+        self.quantization = quantization(self.metadata)
         self.threads = int(threads)
         self.hw = info["hw"]
         self.input_size = self.hw[0] if self.hw[0] == self.hw[1] else self.hw

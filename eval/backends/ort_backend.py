@@ -12,6 +12,7 @@ import numpy as np
 
 from common.errors import QYoloError
 from common.onnx_file import load_onnx
+from export.metadata import quantization
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 
@@ -80,6 +81,7 @@ class OrtBackend:
         self.model_path = Path(model_path)
         info = model_info(self.model_path)
         self.precision, self.metadata = info["precision"], info["metadata"]
+        self.quantization = quantization(self.metadata)
         self.threads = int(threads)
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = self.threads

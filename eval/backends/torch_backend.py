@@ -5,37 +5,26 @@ import numpy as np
 import torch
 
 from common.errors import QYoloError
-from yolo.checkpoint import read_checkpoint
-
-CALIBRATED_FORMAT = "q-yolo-calibrated"
-
-
-def is_calibrated_artifact(path: str | Path) -> bool:
-    """True when `path` is a calibrated artifact (the one place that knows how to tell)."""
-    obj = read_checkpoint(path)
-    return isinstance(obj, dict) and obj.get("format") == CALIBRATED_FORMAT
+from export.metadata import QUANT_KEYS
+from yolo.checkpoint import is_calibrated_artifact, load_model
 
 
-def _precision_label(meta: dict) -> str:
-    """'fakequant-<method>-<scheme>-w<W>a<A>' from whatever of the quantization settings the artifact records."""
-    cfg = next((meta[k] for k in ("quant_config", "config", "quant") if isinstance(meta.get(k), dict)), meta)
-    parts = [str(cfg[k]) for k in ("method", "scheme") if cfg.get(k)]
-    return "-".join(["fakequant", *parts, f"w{cfg.get('w_bits', '?')}a{cfg.get('a_bits', '?')}"])
-
-
-def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, str]:
-    """(model in eval mode on `device`, precision label) for an FP32 checkpoint or a calibrated artifact."""
+def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """(model in eval mode on `device`, its quantization settings: {} for an FP32 checkpoint)."""
     if is_calibrated_artifact(path):
-        try:
-            from calib import load_calibrated
-        except ImportError:
-            raise QYoloError(f"{path} is a calibrated artifact but this checkout's calib package has no "
-                             "load_calibrated(); update calib/") from None
-        model, meta = load_calibrated(path)
-        return model.to(device).eval(), _precision_label(dict(meta or {}))
-    from yolo.checkpoint import load_model
+        from calib import load_calibrated
 
-    return load_model(path, device=device), "fp32"
+        model, meta = load_calibrated(path)
+        return model.to(device).eval(), {key: meta[key] for key in QUANT_KEYS}
+    return load_model(path, device=device), {}
+
+
+def precision_label(quantization: dict) -> str:
+    """'fp32', or 'fakequant-<method>-<scheme>-w<W>a<A>' for a calibrated artifact run in fake quantization."""
+    if not quantization:
+        return "fp32"
+    q = quantization
+    return f"fakequant-{q['method']}-{q['scheme']}-w{q['w_bits']}a{q['a_bits']}"
 
 
 def _layout_of(model: torch.nn.Module):
@@ -59,7 +48,8 @@ class TorchBackend:
         if threads:
             torch.set_num_threads(threads)
         self.device = torch.device(device)
-        self.model, self.precision = load_torch_model(model_path, device=str(self.device))
+        self.model, self.quantization = load_torch_model(model_path, device=str(self.device))
+        self.precision = precision_label(self.quantization)
         self.layout = _layout_of(self.model)
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import QYoloError
+from export.metadata import quantization
 
 
 def cuda_index(device: str | int | None) -> int:
@@ -40,6 +41,7 @@ class TensorRTBackend:
         self.runner = TrtRunner(model_path, device=cuda_index(device), verbose=bool(options.get("verbose")))
         sidecar = self.runner.sidecar or {}
         self.precision = sidecar.get("precision", "unknown")
+        self.quantization = quantization(sidecar.get("onnx_metadata", {}))
         height, width = self.runner.input_hw
         self.input_size = height if height == width else (height, width)
         self.max_batch = self.runner.max_batch

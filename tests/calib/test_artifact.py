@@ -4,11 +4,20 @@ import json
 import pytest
 import torch
 
-from calib import CalibConfig, calibrate, collect_and_compute, load_calibrated, quantize_model, save_artifact
-from calib.artifact import FORMAT, FORMAT_VERSION, file_sha256, read_artifact, sidecar_path
+from calib import (
+    CalibConfig,
+    QuantConfig,
+    calibrate,
+    collect_and_compute,
+    load_calibrated,
+    quantize_model,
+    save_artifact,
+)
+from calib.artifact import FORMAT, FORMAT_VERSION, read_artifact
 from calib.data import CalibrationImages
 from calib.modes import quantizers
 from common.errors import QYoloError
+from common.provenance import file_sha256, sidecar_path
 from yolo.checkpoint import load_model
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
@@ -29,12 +38,12 @@ def artifact(images, tmp_path_factory):
 
 def test_reload_evaluates_bit_identically(images, tmp_path):
     """The in-memory calibrated model and the model rebuilt from its artifact give the same bits."""
-    config = CalibConfig(data=images, method="uh", scheme="sym", w_bits=4, a_bits=6, num_images=4, imgsz=64,
-                         progress=False)
-    model = quantize_model(load_model(FIXTURE_WEIGHTS), config.quant_config)
+    config = CalibConfig(quant=QuantConfig(method="uh", scheme="sym", w_bits=4, a_bits=6), data=images, num_images=4,
+                         imgsz=64, progress=False)
+    model = quantize_model(load_model(FIXTURE_WEIGHTS), config.quant)
     paths = sorted(images.iterdir())
     collect_and_compute(model, CalibrationImages(paths, 64, 2), progress=False)
-    path = save_artifact(tmp_path / "m.pt", model, config.quant_config, {"imgsz": 64})
+    path = save_artifact(tmp_path / "m.pt", model, config.quant, {"imgsz": 64})
     loaded, meta = load_calibrated(path)
     x = next(iter(CalibrationImages(paths, 96, 4)))  # another size than calibrated: any input must agree
     with torch.no_grad():
@@ -107,7 +116,7 @@ def test_foreign_missing_and_corrupt_files(artifact, tmp_path):
 
 def test_uncalibrated_model_is_not_saved(tmp_path):
     config = CalibConfig()
-    model = quantize_model(load_model(FIXTURE_WEIGHTS), config.quant_config)
+    model = quantize_model(load_model(FIXTURE_WEIGHTS), config.quant)
     with pytest.raises(QYoloError, match="not fully calibrated"):
-        save_artifact(tmp_path / "x.pt", model, config.quant_config)
+        save_artifact(tmp_path / "x.pt", model, config.quant)
     assert not list(tmp_path.iterdir())

@@ -10,11 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from calib import (CalibConfig, QuantConfig, calibrate, calibrate_bit_widths, collect_and_compute, load_calibrated,
-                   quantize_model, recompute_ranges)
-from calib.artifact import read_artifact, sidecar_path
-from calib.calibrate import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
+from calib import (
+    CalibConfig,
+    QuantConfig,
+    calibrate,
+    calibrate_bit_widths,
+    collect_and_compute,
+    load_calibrated,
+    quantize_model,
+    recompute_ranges,
+)
+from calib.artifact import read_artifact
+from calib.stage import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
 from common.errors import QYoloError
+from common.provenance import sidecar_path
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
 
@@ -27,26 +36,54 @@ def images(tmp_path_factory):
     return folder
 
 
+QUANT_FIELDS = ("method", "scheme", "w_bits", "a_bits")
+
+
 def small(images, tmp_path, **overrides) -> CalibConfig:
     # minmax unless a test is about the method: no histogram searches, so each calibration takes ~1 s
-    settings = dict(data=images, method="minmax", scheme="asym", num_images=4, imgsz=64, batch_size=2,
-                    out=tmp_path / "a.pt", progress=False)
+    quant = {"method": "minmax", "scheme": "asym", **{k: overrides.pop(k) for k in QUANT_FIELDS if k in overrides}}
+    settings = dict(data=images, num_images=4, imgsz=64, batch_size=2, out=tmp_path / "a.pt", progress=False)
     settings.update(overrides)
-    return CalibConfig(**settings)
+    return CalibConfig(quant=QuantConfig(**quant), **settings)
 
 
 # --- CalibConfig ---------------------------------------------------------------------------------------------------
 def test_defaults_run_on_the_fixture():
     config = CalibConfig()
-    assert config.weights == FIXTURE_WEIGHTS and config.data is None
-    assert (config.method, config.scheme, config.w_bits, config.a_bits) == ("uh", "asym", 8, 8)
+    assert config.weights == FIXTURE_WEIGHTS and config.data is None and config.quant == QuantConfig()
+    assert (config.quant.method, config.quant.scheme, config.quant.w_bits, config.quant.a_bits) == ("uh", "asym", 8, 8)
     assert config.num_images == FIXTURE_NUM_IMAGES and config.imgsz == 256
     assert str(config.out) == "runs/calib/uh-asym-w8a8.pt"
-    assert str(CalibConfig(method="minmax", scheme="sym", w_bits=4, a_bits=6).out) == "runs/calib/minmax-sym-w4a6.pt"
+    minmax = CalibConfig(quant=QuantConfig(method="minmax", scheme="sym", w_bits=4, a_bits=6))
+    assert str(minmax.out) == "runs/calib/minmax-sym-w4a6.pt"
     assert CalibConfig(data="somewhere").num_images == PAPER_NUM_IMAGES
     assert CalibConfig(weights="weights/yolov5s.pt").imgsz == 640
-    q = CalibConfig(skip=["model.9.*"], quantize_head=True).quant_config
-    assert q.skip == ("model.9.*",) and q.float_head_classes == () and q.skip_first_conv
+    assert CalibConfig().to_dict()["quant"] == QuantConfig().to_dict()
+
+
+def test_the_cli_flags_lift_the_default_skips(tmp_path, monkeypatch):
+    """--quantize-first-conv / --quantize-head / --skip become the QuantConfig the artifact is calibrated with."""
+    import calib.__main__ as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "calibrate", lambda config: seen.append(config) or tmp_path / "a.pt")
+    assert cli.main(["--skip", "model.9.*", "--quantize-head", "--method", "minmax", "--scheme", "sym"]) == 0
+    quant = seen[0].quant
+    assert quant.skip == ("model.9.*",) and quant.float_head_classes == () and quant.skip_first_conv
+    assert (quant.method, quant.scheme) == ("minmax", "sym")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"imgsz": 100}, "multiple of 32"),
+    ({"num_images": 0}, "num_images"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"threads": 0}, "threads"),
+    ({"device": "gpu7"}, "device 'gpu7'"),
+    ({"quant": {"method": "uh"}}, "quant must be a calib.QuantConfig"),
+])
+def test_bad_settings_name_the_value(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CalibConfig(**kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -55,16 +92,11 @@ def test_defaults_run_on_the_fixture():
     ({"w_bits": 1}, "w_bits .* got 1"),
     ({"scheme": "int8"}, "'int8'"),
     ({"method": "entropy", "scheme": "asym"}, "symmetric only"),
-    ({"imgsz": 100}, "multiple of 32"),
-    ({"num_images": 0}, "num_images"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"threads": 0}, "threads"),
-    ({"device": "gpu7"}, "device 'gpu7'"),
     ({"skip": "model.*"}, "single string"),
 ])
-def test_bad_settings_name_the_value(kwargs, match):
+def test_bad_quantization_settings_are_refused_by_quantconfig(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        CalibConfig(**kwargs)
+        QuantConfig(**kwargs)
 
 
 # --- calibrate -----------------------------------------------------------------------------------------------------
@@ -111,6 +143,7 @@ def test_recompute_ranges_equals_a_fresh_calibration(method, scheme):
             assert torch.equal(model(x), fresh(x))
 
 
+@pytest.mark.slow
 def test_calibrate_bit_widths_writes_each_width_from_one_pass(images, tmp_path):
     config = small(images, tmp_path, method="uh", scheme="asym")
     many = calibrate_bit_widths(config, [(8, 8), (4, 4)], out_dir=tmp_path / "many")

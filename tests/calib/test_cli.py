@@ -12,6 +12,7 @@ from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # each test runs python -m calib in a subprocess (imports torch: seconds)
 
 
 @pytest.fixture(scope="module")

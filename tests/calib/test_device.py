@@ -19,7 +19,7 @@ def test_cuda_calibration_matches_cpu(method, scheme):
     gpu_model = copy.deepcopy(cpu_model).cuda()
     batches = [torch.randn(4, 3, 32, 32) for _ in range(3)]
     config = QuantConfig(method=method, scheme=scheme, a_bits=4)
-    for model, device in ((cpu_model, "cpu"), (gpu_model, "cuda")):
+    for model in (cpu_model, gpu_model):
         quantize_model(model, config)
         collect_and_compute(model, batches, progress=False)
     gpu_quantizers = dict(quantizers(gpu_model))

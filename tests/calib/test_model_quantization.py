@@ -3,8 +3,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from calib import (Mode, QuantConfig, collect_and_compute, disable_quantization, enable_calibration,
-                   enable_quantization, quant_mode, quantize_model, quantizers)
+from calib import (
+    Mode,
+    QuantConfig,
+    collect_and_compute,
+    disable_quantization,
+    enable_calibration,
+    enable_quantization,
+    quant_mode,
+    quantize_model,
+    quantizers,
+)
 
 
 def one_conv_model() -> nn.Sequential:

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from calib import QuantConfig, QuantConv2d, QuantMaxPool2d, collect_and_compute, quantize_model, quantizers
+from calib import QuantConfig, QuantMaxPool2d, collect_and_compute, quantize_model, quantizers
 
 
 def plain_sequential() -> nn.Sequential:

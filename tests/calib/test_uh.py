@@ -9,7 +9,7 @@ from calib.calibrators.uh import uh_asymmetric_search, uh_symmetric_search
 
 
 def brute_force_asymmetric(counts, width, lower, num_bits, start_bin):
-    """Score of every candidate u = centre of bin k >= start_bin, exactly as DESIGN.md section 2 states it."""
+    """Score of every candidate u = centre of bin k >= start_bin, as calib/calibrators/uh.py's docstring states it."""
     qmax = 2 ** num_bits - 1
     centres = [(j + 0.5) * width for j in range(len(counts))]
     scores = []

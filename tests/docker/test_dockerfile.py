@@ -76,3 +76,35 @@ def test_torch_and_tensorrt_are_never_reinstalled():
 def test_dockerignore_keeps_data_and_outputs_out():
     ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")}
     assert {".venv", "data", "runs", "weights", "**/*.engine", ".git"} <= ignored
+
+
+def _lock_filter_program() -> str:
+    """The awk program of the Dockerfile's install step that drops the image's own packages from the lock."""
+    step = next(step for step, _ in _instructions() if "locked-others" in step)
+    return re.search(r"awk -F'==' '(.+?)'\s", step).group(1)
+
+
+def test_the_lock_keeps_the_image_builds(tmp_path):
+    """In the image, the lock pins only what the image lacks: NVIDIA's torch and its numpy/OpenCV stay."""
+    awk = shutil.which("awk")
+    if awk is None:
+        pytest.skip("awk not installed")
+    image = tmp_path / "image.txt"
+    image.write_text("torch==2.6.0a0+ecf3bae40a\nnumpy==1.26.4\nopencv==4.10.0\nTyping_Extensions==4.12.2\n")
+    lock = tmp_path / "constraints.txt"
+    lock.write_text("# header\nnumpy==2.4.6\nonnx==1.23.2\ntyping-extensions==4.16.0\ntorch==2.13.0\n"
+                    "onnxruntime==1.32.0\n")
+    done = subprocess.run([awk, "-F==", _lock_filter_program(), str(image), str(lock)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["onnx==1.23.2", "onnxruntime==1.32.0"]
+
+
+def test_the_lock_pins_every_requirement():
+    """constraints.txt holds an exact version of every package requirements*.txt name."""
+    locked = {line.split("==")[0].lower().replace("_", "-")
+              for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            requirement = re.split(r"[<>=!~ ;#\[]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+            if requirement:
+                assert requirement in locked, f"{requirement} ({name}) is not in constraints.txt: run make lock"

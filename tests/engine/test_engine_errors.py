@@ -4,10 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_onnx_samples import write_model
 
 from common.errors import QYoloError
 from engine import errors
-from engine_onnx_samples import write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,11 +55,21 @@ def test_deserialize_failure_lists_causes():
 
 
 def test_int8_support_by_compute_capability():
-    assert errors.int8_supported((7, 5)) and errors.int8_supported((9, 0)) and errors.int8_supported((6, 1))
-    assert not errors.int8_supported((6, 0))
+    assert errors.int8_supported((7, 0)) and errors.int8_supported((7, 5)) and errors.int8_supported((9, 0))
+    assert not errors.int8_supported((6, 1)) and not errors.int8_supported((6, 0))
     errors.check_int8_support("NVIDIA H100", (9, 0))
-    with pytest.raises(QYoloError, match=r"Tesla P100 \(compute capability 6.0\) has no INT8 support.*fp16"):
-        errors.check_int8_support("Tesla P100", (6, 0))
+    errors.check_int8_support("Tesla V100", (7, 0))
+    with pytest.raises(QYoloError) as info:
+        errors.check_int8_support("Tesla P4", (6, 1))
+    message = str(info.value)
+    assert message.startswith("GPU Tesla P4 (compute capability 6.1) is older than the GPUs TensorRT 10 supports")
+    assert "compute capability 7.0, Volta, or newer" in message and "PRECISION" not in message
+
+
+def test_checked_names_the_failed_tensorrt_call():
+    assert errors.checked("context", "create an execution context", "m.engine") == "context"
+    with pytest.raises(QYoloError, match="could not create an execution context for m.engine"):
+        errors.checked(None, "create an execution context", "m.engine")
 
 
 class _FakeParserError:

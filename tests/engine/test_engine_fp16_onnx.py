@@ -3,11 +3,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from engine_onnx_samples import make_model, write_model
 from onnx import TensorProto
 
 from common.errors import QYoloError
 from engine.fp16_onnx import convert_to_fp16, write_fp16_onnx
-from engine_onnx_samples import make_model, write_model
 
 
 def _run(model, x):

@@ -16,6 +16,7 @@ DATA = Path(__file__).parent / "data"
     ({"Format/Datatype": "Row major linear UInt8 format"}, "UINT8"),
     ({"Format/Datatype": "Row major linear BFloat16 format"}, "BF16"),
     ({"DataType": "Int8", "Format": "Channel major INT8 format (kHWC4)"}, "INT8"),
+    ({"Datatype": "Int8", "Format": "kHWC4"}, "INT8"),
     ({"DataType": "Half", "Format": "Row major linear FP16 format (kLINEAR)"}, "FP16"),
     ({"DataType": "Float", "Format": "Row major linear FP32 format (kLINEAR)"}, "FP32"),
     ({"Format/Datatype": "Row major linear Int32"}, "INT32"),
@@ -29,7 +30,7 @@ def test_tensorrt10_sample_counts_int8_layers():
     layers = parse_layers((DATA / "inspector_trt10.json").read_text())
     assert [layer.precision for layer in layers] == ["FP32", "FP16", "FP16", "INT8", "INT8", "FP16", "FP32"]
     summary = summarize_layers(layers)
-    assert summary["int8_layers"] == 2 and summary["total_layers"] == 7
+    assert summary["total_layers"] == 7 and summary["int8_convolution_ratio"] == pytest.approx(1 / 3)
     assert summary["by_precision"] == {"FP16": 3, "FP32": 2, "INT8": 2}
     assert summary["convolutions"] == 3 and summary["int8_convolutions"] == 1
     assert summary["float_convolutions"][0].startswith("model.0.conv.weight")
@@ -38,15 +39,25 @@ def test_tensorrt10_sample_counts_int8_layers():
 
 def test_tensorrt11_sample_with_split_datatype_field():
     summary = summarize_layers(parse_layers(json.loads((DATA / "inspector_trt11.json").read_text())))
-    assert summary["int8_layers"] == 1 and summary["int8_convolutions"] == 1 and summary["convolutions"] == 2
-    assert summary["by_precision"] == {"FP32": 2, "INT8": 1}
+    assert summary["int8_convolutions"] == 1 and summary["convolutions"] == 2
+    assert summary["int8_convolution_ratio"] == 0.5 and summary["by_precision"] == {"FP32": 2, "INT8": 1}
+
+
+def test_tensorrt11_sample_spelled_datatype_reads_the_same():
+    """Some 11.x builds write "Datatype"; with a format text naming no type, only that field tells INT8."""
+    text = (DATA / "inspector_trt11.json").read_text().replace('"DataType"', '"Datatype"')
+    for fmt in ("Channel major INT8 format (kHWC4)", "Row major linear FP32 format (kLINEAR)"):
+        text = text.replace(fmt, fmt.split(" (")[1].rstrip(")"))
+    summary = summarize_layers(parse_layers(text))
+    assert summary["int8_convolutions"] == 1 and summary["by_precision"] == {"FP32": 2, "INT8": 1}
+    assert "no convolution runs in INT8" not in format_precision_report(summary, "int8")
 
 
 def test_names_only_engine_has_no_detail():
     layers = parse_layers(json.dumps({"Layers": ["conv0 + relu", "pool"], "Bindings": ["in", "out"]}))
     assert layers is None
     summary = summarize_layers(layers)
-    assert summary["detail_available"] is False and summary["int8_layers"] is None
+    assert summary["detail_available"] is False and summary["int8_convolution_ratio"] is None
     assert "DETAILED" in format_precision_report(summary, "int8")
 
 
@@ -58,8 +69,9 @@ def test_not_an_inspector_json():
 def test_report_says_whether_int8_took():
     summary = summarize_layers(parse_layers((DATA / "inspector_trt10.json").read_text()))
     report = format_precision_report(summary, "int8")
-    assert "INT8 layers: 2" in report and "convolutions in INT8: 1/3" in report
+    assert report.startswith("convolutions in INT8: 1/3 (33%)")
     assert "convolutions left in float" in report and "WARNING" not in report
-    no_int8 = dict(summary, int8_layers=0, by_precision={"FP16": 7})
-    assert "no INT8 layer" in format_precision_report(no_int8, "int8")
-    assert "no INT8 layer" not in format_precision_report(no_int8, "fp16")
+    # dequantize/reformat steps read INT8 too (2 "INT8 layers" here) but no convolution does: still a warning
+    only_reformats = dict(summary, int8_convolutions=0, int8_convolution_ratio=0.0)
+    assert "no convolution runs in INT8" in format_precision_report(only_reformats, "int8")
+    assert "no convolution runs in INT8" not in format_precision_report(only_reformats, "fp16")

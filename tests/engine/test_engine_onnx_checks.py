@@ -1,9 +1,10 @@
 """What the builder checks before TensorRT sees an ONNX: Q/DQ presence, int8-only, zero points."""
+import onnx
 import pytest
+from engine_onnx_samples import make_model, write_model
 
 from common.errors import QYoloError
 from engine.onnx_checks import check_for_tensorrt, summarize_onnx
-from engine_onnx_samples import write_model
 
 
 def test_summary_of_a_trt_profile_graph(tmp_path):
@@ -11,7 +12,7 @@ def test_summary_of_a_trt_profile_graph(tmp_path):
     assert summary.input_name == "images" and summary.input_shape == ["batch", 3, 32, 32]
     assert summary.dynamic_batch and summary.opset == 17 and summary.output_names == ["pred"]
     assert (summary.n_quantize, summary.n_dequantize) == (2, 2)
-    assert summary.has_qdq and summary.zero_point_types == {"int8"}
+    assert summary.has_qdq and summary.blocking == []
     assert check_for_tensorrt(summary, "int8") == []
 
 
@@ -31,20 +32,24 @@ def test_qdq_graph_for_an_fp16_build_says_int8_stays(tmp_path):
 
 def test_uint8_cpu_profile_is_refused_with_the_fix(tmp_path):
     summary = summarize_onnx(write_model(tmp_path / "u.onnx", qdq="uint8", zp_value=128))
-    with pytest.raises(QYoloError, match=r"uint8 Q/DQ.*--profile trt"):
+    with pytest.raises(QYoloError, match=r"\[type\] act_Q: quantizes to uint8.*--profile trt"):
         check_for_tensorrt(summary, "int8")
 
 
 def test_nonzero_int8_zero_point_is_refused_naming_the_node(tmp_path):
     summary = summarize_onnx(write_model(tmp_path / "z.onnx", qdq="int8", zp_value=3))
-    with pytest.raises(QYoloError, match=r"non-zero zero points at act_Q"):
+    with pytest.raises(QYoloError, match=r"\[zero-point\] act_Q: zero point \[3\] is not 0"):
         check_for_tensorrt(summary, "int8")
 
 
-def test_old_opset_with_qdq_is_refused(tmp_path):
-    summary = summarize_onnx(write_model(tmp_path / "o.onnx", qdq="int8", opset=13))
-    summary.opset = 12  # onnx's checker would not let us write per-channel Q/DQ at 12; the check is on the number
-    with pytest.raises(QYoloError, match="opset 12"):
+def test_old_opset_with_per_channel_qdq_is_refused(tmp_path):
+    model = make_model(qdq="int8", opset=13)
+    model.opset_import[0].version = 12  # onnx's checker would not let us build per-channel Q/DQ at 12
+    path = tmp_path / "o.onnx"
+    onnx.save(model, str(path))
+    summary = summarize_onnx(path)
+    assert summary.opset == 12
+    with pytest.raises(QYoloError, match=r"\[opset\] wq_Q: per-channel Q/DQ needs opset 13.*model is opset 12"):
         check_for_tensorrt(summary, "int8")
 
 

@@ -44,34 +44,35 @@ def pipeline(tmp_path_factory):
     dirs = {"CALIB_DIR": tmp / "calib", "EXPORT_DIR": tmp / "export", "ENGINE_DIR": tmp / "engines",
             "BENCH_DIR": tmp / "bench"}
     metrics = {name: dirs["BENCH_DIR"] / "metrics" / f"{name}.json"
-               for name in ("tensorrt_uh_sym_w8a8_trt", "ort_uh_sym_w8a8_trt", "tensorrt_fp16")}
-    targets = [str(dirs["ENGINE_DIR"] / "uh_sym_w8a8_trt.engine"), str(dirs["ENGINE_DIR"] / "fp16.engine"),
+               for name in ("tensorrt-uh-sym-w8a8-trt", "ort-uh-sym-w8a8-trt", "tensorrt-fp16")}
+    targets = [str(dirs["ENGINE_DIR"] / "uh-sym-w8a8-trt.engine"), str(dirs["ENGINE_DIR"] / "fp16.engine"),
                *map(str, metrics.values())]
     args = [f"{k}={v}" for k, v in dirs.items()] + ["HAVE_TRT=yes", "DEVICE=cuda", "BATCH=8", f"PY={sys.executable}"]
     done = subprocess.run(["make", *args, *targets], cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
-    return {"dirs": dirs, "metrics": metrics, "int8": dirs["ENGINE_DIR"] / "uh_sym_w8a8_trt.engine",
-            "fp16": dirs["ENGINE_DIR"] / "fp16.engine", "onnx": dirs["EXPORT_DIR"] / "uh_sym_w8a8_trt.onnx"}
+    return {"dirs": dirs, "metrics": metrics, "int8": dirs["ENGINE_DIR"] / "uh-sym-w8a8-trt.engine",
+            "fp16": dirs["ENGINE_DIR"] / "fp16.engine", "onnx": dirs["EXPORT_DIR"] / "uh-sym-w8a8-trt.onnx"}
 
 
-def test_int8_engine_has_int8_layers(pipeline):
+def test_int8_engine_runs_its_convolutions_in_int8(pipeline):
     sidecar = json.loads(Path(str(pipeline["int8"]) + ".json").read_text())
     layers = sidecar["layers"]
     assert sidecar["precision"] == "int8" and layers["detail_available"]
-    assert layers["int8_layers"] > 0 and layers["int8_convolutions"] >= layers["convolutions"] // 2, layers
+    assert layers["int8_convolution_ratio"] >= 0.5, layers
     assert sidecar["source_onnx_sha256"] and sidecar["profile"]["max"][0] == 8
 
 
 def test_int8_engine_map_matches_onnxruntime(pipeline):
     rows = {(r["backend"], r["model"]): r for r in load_metrics(list(pipeline["metrics"].values()))}
-    trt_ap = rows[("tensorrt", "uh_sym_w8a8_trt")]["AP"]
-    ort_ap = rows[("ort", "uh_sym_w8a8_trt")]["AP"]
+    trt_ap = rows[("tensorrt", "uh-sym-w8a8-trt")]["AP"]
+    ort_ap = rows[("ort", "uh-sym-w8a8-trt")]["AP"]
     assert abs(trt_ap - ort_ap) <= 0.3, f"TensorRT AP {trt_ap:.2f} vs ONNX Runtime AP {ort_ap:.2f}"
 
 
 def test_fp16_engine_has_no_int8(pipeline):
     sidecar = json.loads(Path(str(pipeline["fp16"]) + ".json").read_text())
-    assert sidecar["precision"] == "fp16" and sidecar["layers"]["int8_layers"] == 0
+    layers = sidecar["layers"]
+    assert sidecar["precision"] == "fp16" and layers["int8_convolutions"] == 0 and "INT8" not in layers["by_precision"]
 
 
 def test_runner_agrees_with_onnxruntime_on_raw_outputs(pipeline):
@@ -111,3 +112,12 @@ def test_engine_from_another_tensorrt_version_is_refused(pipeline, tmp_path):
     Path(str(engine) + ".json").write_text(json.dumps(sidecar))
     with pytest.raises(QYoloError, match="built by TensorRT 9.0.0.*Rebuild"):
         TrtRunner(engine)
+
+
+def test_int8_engine_passes_the_fidelity_check(pipeline):
+    """`python -m eval --backend tensorrt` checks the engine against its calibrated artifact (found through the
+    engine sidecar's source ONNX) before scoring it; TensorRT computes the artifact's numbers."""
+    record = json.loads(pipeline["metrics"]["tensorrt_uh_sym_w8a8_trt"].read_text())
+    assert record["fidelity"]["verdict"] == "pass", record["fidelity"]
+    fp16 = json.loads(pipeline["metrics"]["tensorrt_fp16"].read_text())
+    assert "fidelity" not in fp16  # a float engine has no artifact to compare with

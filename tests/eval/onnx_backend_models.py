@@ -1,8 +1,8 @@
 """The YOLOv5n fixture exported at 64 px for the ONNX backend tests: FP32 and the `trt` profile (int8 Q/DQ),
 calibrated on a few random images (trained weights give realistic ranges; 64 px keeps each export ~1 s)."""
 import functools
-from pathlib import Path
 import tempfile
+from pathlib import Path
 
 import torch
 
@@ -27,6 +27,6 @@ def exported(kind: str, dynamic_batch: bool = True, batch: int = 1) -> Path:
         quantize_model(model, QuantConfig(method="uh", scheme="sym"))
         generator = torch.Generator().manual_seed(0)
         collect_and_compute(model, [torch.rand(4, 3, IMGSZ, IMGSZ, generator=generator)], progress=False)
-        cfg = ExportConfig(out=folder / "uh_sym_w8a8_trt.onnx", artifact="in-memory", profile="trt", imgsz=IMGSZ,
+        cfg = ExportConfig(out=folder / "uh-sym-w8a8-trt.onnx", profile="trt", imgsz=IMGSZ,
                            dynamic_batch=dynamic_batch, batch=batch)
     return export_model(model, cfg)

@@ -12,14 +12,14 @@ from common.cli import run_cli
 from common.errors import QYoloError
 from eval.__main__ import main as eval_main
 from eval.backends.base import BACKENDS, create_backend, register_backend
-from eval.evaluate import EvalConfig, evaluate
+from eval.stage import EvalConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class PerfectBackend:
     """Predicts the ground-truth box of each 64x64 test image exactly (known answer: AP 1.0)."""
-    name, precision, input_size = "perfect", "fp32", None
+    name, precision, quantization, input_size = "perfect", "fp32", {}, None
 
     def __init__(self, model_path, device="cpu", **options):
         pass

@@ -1,10 +1,10 @@
 """The `openvino` backend: interface, FP32 really in f32 (no bf16 on AMX CPUs), static reshape, errors."""
 import numpy as np
 import pytest
+from onnx_backend_models import IMGSZ, exported
 
 from common.errors import QYoloError
 from eval.backends.base import Backend, create_backend
-from onnx_backend_models import IMGSZ, exported
 
 pytest.importorskip("openvino")
 X = np.random.default_rng(1).random((2, 3, IMGSZ, IMGSZ), dtype=np.float32)

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from onnx_backend_models import IMGSZ, exported
 
 from common.errors import QYoloError
 from eval.backends.base import Backend, create_backend
-from onnx_backend_models import IMGSZ, exported
 
 X = np.random.default_rng(0).random((3, 3, IMGSZ, IMGSZ), dtype=np.float32)
 
@@ -25,20 +25,14 @@ def test_interface_and_torch_agreement():
     backend.close()
 
 
-@pytest.mark.parametrize("kind", ["fp32", "trt"])
-def test_agrees_with_openvino_on_a_fixed_input(kind):
-    """Same graph, two runtimes. FP32: equal up to float accumulation order. INT8: the runtimes accumulate in a
-    different order too, so a value next to a rounding boundary can land one level apart and carry that to the
-    output; measured here: 89% of output elements equal to 1e-4, boxes within 0.9 px, scores within 0.04."""
-    ort_pred = create_backend("ort", exported(kind), threads=1)(X)
-    ov_pred = create_backend("openvino", exported(kind), threads=1)(X)
-    assert create_backend("ort", exported(kind)).precision == ("FP32" if kind == "fp32" else "INT8")
-    if kind == "fp32":
-        assert np.allclose(ort_pred, ov_pred, rtol=1e-4, atol=2e-3)
-        return
-    diff = np.abs(ort_pred - ov_pred)
-    assert np.isclose(ort_pred, ov_pred, rtol=1e-4, atol=2e-3).mean() > 0.8
-    assert diff[..., :4].max() < 2.0 and diff[..., 4:].max() < 0.1 and diff.mean() < 0.02
+def test_agrees_with_openvino_on_a_fixed_input():
+    """Same FP32 graph, two runtimes: equal up to float accumulation order. Quantized graphs are compared with
+    their calibrated artifact by the fidelity check instead (tests/eval/test_fidelity.py): whether OpenVINO's
+    int8-activation kernels are right depends on the CPU, so runtime-vs-runtime agreement is no product property."""
+    ort_pred = create_backend("ort", exported("fp32"), threads=1)(X)
+    ov_pred = create_backend("openvino", exported("fp32"), threads=1)(X)
+    assert create_backend("ort", exported("trt")).precision == "INT8"
+    assert np.allclose(ort_pred, ov_pred, rtol=1e-4, atol=2e-3)
 
 
 def test_static_batch_graph_is_fed_in_chunks():

@@ -44,7 +44,8 @@ class GraphBuilder:
     def model(self, output: str) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, "qdq_sample",
                                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, 8, 8])],
-                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["n", "c", "h", "w"])], self.inits)
+                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["n", "c", "h", "w"])],
+                                  self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 8
         return model

@@ -28,13 +28,14 @@ def artifact(tmp_path_factory):
         x, y = rng.integers(4, 40, 2)
         image[y:y + 20, x:x + 20] = rng.integers(0, 255, 3)
         cv2.imwrite(str(folder / f"img{i}.png"), image)
-    out = tmp_path_factory.mktemp("artifact") / "uh_asym_w8a8.pt"
+    out = tmp_path_factory.mktemp("artifact") / "uh-asym-w8a8.pt"
     return calib.calibrate(calib.CalibConfig(data=folder, num_images=8, batch_size=4, imgsz=64, out=out,
                                              progress=False))
 
 
+@pytest.mark.slow
 def test_cli_exports_an_artifact_with_its_calibration_images(tmp_path, artifact):
-    out = tmp_path / "uh_asym_w8a8_cpu.onnx"
+    out = tmp_path / "uh-asym-w8a8-cpu.onnx"
     assert run_cli(main, ["--artifact", str(artifact), "--profile", "cpu", "--imgsz", "64", "--out", str(out)]) == 0
     side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["passes"]["integer_ops"]["calibration_images"] == 8  # the images the artifact lists

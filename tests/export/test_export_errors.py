@@ -6,13 +6,13 @@ import logging
 import numpy as np
 import onnx
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 from onnx import numpy_helper
 
 from common.cli import run_cli
 from common.errors import QYoloError
 from export import ExportConfig, export_model, export_onnx
 from export.__main__ import main
-from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path):
@@ -32,17 +32,23 @@ def test_opset_too_old_for_per_channel_qdq(opset, capsys):
 
 
 def test_trt_profile_from_asymmetric_calibration(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="trt", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="trt", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="asymmetric.*--scheme sym"):
         export_model(calibrated_fixture("asym", 8), cfg)
 
 
 def test_quantized_profile_needs_quantizers(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="no quantizers"):
         export_model(float_fixture(), cfg)
     with pytest.raises(ValueError, match="needs a calibrated artifact"):
         ExportConfig(out="m.onnx", weights="w.pt", profile="trt")
+
+
+def test_export_onnx_needs_a_source_file(tmp_path):
+    """A config without artifact or weights serves export_model (the model is given); export_onnx refuses it."""
+    with pytest.raises(QYoloError, match="give --artifact .* or --weights"):
+        export_onnx(ExportConfig(out=tmp_path / "m.onnx", profile="trt"))
 
 
 def test_missing_source_files(tmp_path, capsys):
@@ -53,11 +59,12 @@ def test_missing_source_files(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
     """Allowed: the symmetric grid is re-expressed as uint8 with zero point 128 (same values), with a warning
     that explains the coarser grid."""
     model = calibrated_fixture("sym", 8)
-    common = dict(artifact="a.pt", imgsz=IMGSZ, dynamic_batch=True, integer_ops=False)
+    common = dict(imgsz=IMGSZ, dynamic_batch=True, integer_ops=False)
     logger = logging.getLogger("qyolo")
     logger.addHandler(caplog.handler)
     try:
@@ -73,8 +80,9 @@ def test_cpu_profile_from_symmetric_calibration(tmp_path, caplog):
     assert np.array_equal(ort_run(cpu, x), ort_run(trt, x))
 
 
+@pytest.mark.slow
 def test_cpu_integer_ops_need_calibration_images(tmp_path):
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ)
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ)
     with pytest.raises(QYoloError, match="--calib-data"):
         export_model(calibrated_fixture("asym", 8), cfg, {"source": "a.pt"})
     # given images, it works (and says how many it used)

@@ -3,12 +3,12 @@ quantization steps (export.fidelity), on a small conv/SiLU/MaxPool model and on 
 import numpy as np
 import pytest
 import torch
+from export_helpers import IMGSZ, calibrated_fixture, numpy_batches, ort_run
 from torch import nn
 
 from calib import QuantConfig, collect_and_compute, quantize_model
 from export import ExportConfig, export_model
 from export.fidelity import qdq_agreement, quantizer_key
-from export_helpers import IMGSZ, calibrated_fixture, numpy_batches, ort_run
 
 
 def _small_model(scheme: str, bits: int) -> nn.Module:
@@ -26,7 +26,7 @@ def test_small_model_matches_torch_within_one_step(tmp_path, profile, scheme, bi
     model = _small_model(scheme, bits)
     # placement off: Q/DQ exactly where torch quantizes (the MaxPool rule would give the pool's input and output
     # quantizers one shared, union range: a different model)
-    cfg = ExportConfig(out=tmp_path / "small.onnx", artifact="a.pt", profile=profile, imgsz=32, batch=2,
+    cfg = ExportConfig(out=tmp_path / "small.onnx", profile=profile, imgsz=32, batch=2,
                        integer_ops=False, placement=False)
     path = export_model(model, cfg)
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -40,12 +40,13 @@ def test_small_model_matches_torch_within_one_step(tmp_path, profile, scheme, bi
     assert np.allclose(got, expected, atol=1e-4 * np.abs(expected).max() + 0.05 * bits / 8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile,scheme", [("trt", "sym"), ("cpu", "asym")])
 def test_fixture_matches_torch_without_placement(tmp_path, profile, scheme):
     """Q/DQ exactly at the artifact's quantizers: the YOLOv5n graph agrees with torch at every quantizer to within
     one step on nearly all elements (measured: trt 99.96% exact / 100% within one; cpu 94-96% / 99.8%)."""
     model = calibrated_fixture(scheme, 8)
-    cfg = ExportConfig(out=tmp_path / "fixture.onnx", artifact="a.pt", profile=profile, imgsz=IMGSZ,
+    cfg = ExportConfig(out=tmp_path / "fixture.onnx", profile=profile, imgsz=IMGSZ,
                        dynamic_batch=True, placement=False, integer_ops=False)
     path = export_model(model, cfg, {}, numpy_batches())
     x = np.random.default_rng(5).random((2, 3, IMGSZ, IMGSZ), dtype=np.float32)

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import onnx
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 from onnx import numpy_helper
 
 from export import ExportConfig, export_model, sidecar_path
 from export.lint import lint_model
-from export_helpers import IMGSZ, calibrated_fixture, float_fixture, numpy_batches, ort_run
 
 CASES = {  # name: (profile, scheme, bits, extra config)
     "fp32": ("fp32", None, None, {}),
@@ -39,6 +39,7 @@ def _qdq_types(model: onnx.ModelProto) -> set[str]:
     return types
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_profile_round_trips(tmp_path, name):
     path, _ = _export(tmp_path, name)
@@ -70,6 +71,7 @@ def test_profile_round_trips(tmp_path, name):
         assert meta["qyolo.precision"] == "INT4-emulated W4A4" and "Clip" in ops
 
 
+@pytest.mark.slow
 def test_static_batch(tmp_path):
     path, _ = _export(tmp_path, "trt_w8a8", dynamic_batch=False, batch=2)
     model = onnx.load(str(path))
@@ -78,6 +80,7 @@ def test_static_batch(tmp_path):
     assert ort_run(path, np.zeros((2, 3, IMGSZ, IMGSZ), np.float32)).shape[0] == 2
 
 
+@pytest.mark.slow
 def test_weights_stored_as_int8_on_the_4bit_grid(tmp_path):
     """INT4 emulation: the int8 weight initializers hold only 4-bit levels, and times their scale they equal the
     torch fake-quant weights exactly."""

@@ -7,10 +7,10 @@ import onnx
 import onnx_graphsurgeon as gs
 import onnxruntime as ort
 import pytest
+from export_helpers import IMGSZ, calibrated_fixture, numpy_batches
 
 from export import ExportConfig, export_model
 from export.integer_ops import _silu, _silu_bounds
-from export_helpers import IMGSZ, calibrated_fixture, numpy_batches
 
 
 def _ort_optimized_ops(path, tmp_path) -> collections.Counter:
@@ -21,10 +21,11 @@ def _ort_optimized_ops(path, tmp_path) -> collections.Counter:
     return collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("integer_ops", [True, False])
 def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
     model = calibrated_fixture("asym", 8)
-    cfg = ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ,
+    cfg = ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ,
                        integer_ops=integer_ops)
     ops = _ort_optimized_ops(export_model(model, cfg, {}, numpy_batches()), tmp_path)
     if integer_ops:  # 56 quantized convs; the first conv and the 3 Detect convs stay float
@@ -35,9 +36,10 @@ def test_onnx_runtime_fuses_the_completed_graph(tmp_path, integer_ops):
         assert ops["QLinearConv"] == 0 and ops["Conv"] == 60
 
 
+@pytest.mark.slow
 def test_detect_decode_stays_float(tmp_path):
     model = calibrated_fixture("asym", 8)
-    path = export_model(model, ExportConfig(out=tmp_path / "m.onnx", artifact="a.pt", profile="cpu", imgsz=IMGSZ),
+    path = export_model(model, ExportConfig(out=tmp_path / "m.onnx", profile="cpu", imgsz=IMGSZ),
                         {}, numpy_batches())
     graph = gs.import_onnx(onnx.load(str(path)))
     for node in graph.nodes:
@@ -52,8 +54,8 @@ def test_detect_decode_stays_float(tmp_path):
 def test_silu_bounds():
     """Pre-activation range for x * sigmoid(x) feeding a uint8 quantizer of step s over [lo, hi]: above the value
     whose SiLU is hi + s/2 everything saturates; below the one whose SiLU is -s/4 everything rounds to 0."""
-    from qdq_graphs import GraphBuilder
     from onnx import helper
+    from qdq_graphs import GraphBuilder
 
     g = GraphBuilder(dtype=np.uint8)
     g.conv(g.qdq("x", "in", 0.02, zero_point=10), "conv1")

@@ -1,11 +1,10 @@
 """The TensorRT lint: clean graphs pass; each broken rule fails with the offending node named; the CLI's exit codes."""
 import numpy as np
 import onnx
-import pytest
 from onnx import helper
+from qdq_graphs import GraphBuilder, placement_sample
 
 from export.lint import lint_model, main
-from qdq_graphs import GraphBuilder, placement_sample
 
 
 def _errors(model) -> dict[str, set[str]]:

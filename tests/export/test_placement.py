@@ -1,14 +1,14 @@
-"""DESIGN.md section 4 placement rules on a small hand-built graph with a Concat, a MaxPool and a residual Add."""
+"""export.placement's rules on a small hand-built graph with a Concat, a MaxPool and a residual Add."""
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 import onnxruntime as ort
 import pytest
+from qdq_graphs import placement_sample
 
 from export.lint import lint_model
 from export.placement import apply_placement
 from export.qdq import DQ_OP, Q_OP, qparams
-from qdq_graphs import placement_sample
 
 
 def _place(model: onnx.ModelProto):
@@ -73,8 +73,8 @@ def test_concat_input_qdq_is_exact_when_scales_agree():
 
 def test_float_part_left_alone():
     """A Concat/Add whose output has no quantizer (the Detect decode) gets no Q/DQ."""
-    from qdq_graphs import GraphBuilder
     from onnx import helper
+    from qdq_graphs import GraphBuilder
 
     g = GraphBuilder()
     t1 = g.conv(g.qdq("x", "in", 0.02), "conv1")

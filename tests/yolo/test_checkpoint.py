@@ -1,5 +1,4 @@
 """Checkpoint loading: the original ultralytics pickled format, our state-dict format, and bad files."""
-import subprocess
 import sys
 import types
 

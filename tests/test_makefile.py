@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|tools\.table)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
@@ -39,8 +39,19 @@ def test_calibrate_uses_the_variables(weights):
     (calib,) = [line for line in lines if "-m calib" in line]
     for part in (f"--weights {weights}", "--method percentile", "--scheme asym", "--w-bits 6", "--a-bits 6",
                  "--imgsz 320", "--num-images 64", "--device cpu", "--data data/synthetic/calib",
-                 "--out runs/calib/fixture-320-n64/percentile_asym_w6a6.pt"):
+                 "--out runs/calib/fixture-320-n64/percentile-asym-w6a6.pt"):
         assert part in calib, (part, calib)
+
+
+def test_calibration_settings_come_from_the_variables_not_the_file_name(weights):
+    """The calibration rules are written from METHOD/WBITS/ABITS, so a file name that merely looks like settings
+    is not a target: nothing parses names back into settings."""
+    done = subprocess.run(["make", "-n", "runs/calib/fixture-256-n256/minmax-sym-w5a5.pt", f"WEIGHTS={weights}"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and "No rule to make target" in done.stderr
+    lines = make_n("runs/calib/fixture-256-n256/minmax-sym-w5a5.pt", f"WEIGHTS={weights}", "METHOD=minmax",
+                   "WBITS=5", "ABITS=5")
+    assert "--method minmax --scheme sym --w-bits 5 --a-bits 5" in lines[0]
 
 
 def test_engine_chains_calibrate_export_build(weights):
@@ -48,9 +59,9 @@ def test_engine_chains_calibrate_export_build(weights):
     calib, export, build = (_index(lines, needle) for needle in ("-m calib", "-m export", "-m engine build"))
     assert calib < export < build
     assert "--scheme sym" in lines[calib]  # PROFILE=trt implies the symmetric variant
-    assert "--profile trt" in lines[export] and "--artifact runs/calib/fixture-256-n256/uh_sym_w8a8.pt" in lines[export]
-    assert ("--onnx runs/export/fixture-256-n256/uh_sym_w8a8_trt.onnx --out "
-            "runs/engines/fixture-256-n256-b8/uh_sym_w8a8_trt.engine --precision int8 --batch 8") in lines[build]
+    assert "--profile trt" in lines[export] and "--artifact runs/calib/fixture-256-n256/uh-sym-w8a8.pt" in lines[export]
+    assert ("--onnx runs/export/fixture-256-n256/uh-sym-w8a8-trt.onnx --out "
+            "runs/engines/fixture-256-n256-b8/uh-sym-w8a8-trt.engine --precision int8 --batch 8") in lines[build]
 
 
 def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
@@ -60,20 +71,20 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     assert backends == ["openvino", "ort", "tensorrt"] and len(evals) == 9
     builds = [line for line in lines if "-m engine build" in line]
     assert len(builds) == 3 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
-    assert any("uh_sym_w4a4_trt.onnx" in line for line in builds)  # INT4-emulated engine
+    assert any("uh-sym-w4a4-trt.onnx" in line for line in builds)  # INT4-emulated engine
     assert any("-m engine bench" in line and "--batches 1 32" in line for line in lines)
-    assert any("-m eval.bench" in line and "uh_asym_w8a8_cpu.onnx" in line and "--backends ort" in line
+    assert any("-m eval.bench" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
                for line in lines)
     # OpenVINO gets the cpu graph with Q/DQ only at the quantizers (fast there), ONNX Runtime the completed one
-    assert any("--backend openvino" in line and "uh_asym_w8a8_cpuexact.onnx" in line for line in lines)
+    assert any("--backend openvino" in line and "uh-asym-w8a8-cpuexact.onnx" in line for line in lines)
     assert any("--no-integer-ops" in line and "cpuexact.onnx" in line for line in lines)
     report = lines[-1]
-    assert "-m eval.report_bench" in report and "latency_tensorrt.json" in report and "tensorrt_fp16.json" in report
+    assert "-m eval.report_bench" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
 
 
 def test_bench_without_tensorrt_has_cpu_rows_only(weights):
     lines = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=no")
-    assert not any("--backend tensorrt" in line or "-m engine" in line or "latency_tensorrt" in line
+    assert not any("--backend tensorrt" in line or "-m engine" in line or "latency-tensorrt" in line
                    for line in lines)
     assert sum("-m eval --backend" in line for line in lines) == 6
     assert "-m eval.report_bench" in lines[-1]
@@ -83,8 +94,8 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
     dirs = {name: tmp_path / name for name in ("calib", "export", "engines")}
     for d in dirs.values():
         d.mkdir()
-    artifact, onnx, engine = (dirs["calib"] / "uh_sym_w8a8.pt", dirs["export"] / "uh_sym_w8a8_trt.onnx",
-                              dirs["engines"] / "uh_sym_w8a8_trt.engine")
+    artifact, onnx, engine = (dirs["calib"] / "uh-sym-w8a8.pt", dirs["export"] / "uh-sym-w8a8-trt.onnx",
+                              dirs["engines"] / "uh-sym-w8a8-trt.engine")
     now = time.time()
     for i, path in enumerate((artifact, onnx, engine)):  # oldest to newest: everything up to date
         path.write_bytes(b"x")
@@ -102,7 +113,7 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
 
 
 def test_table_runs_the_table1_sweep(weights):
-    (line,) = [l for l in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in l]
+    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
     for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
                  "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
         assert part in line, (part, line)

@@ -1,6 +1,6 @@
 """The calibration stage: checkpoint + calibration images -> calibrated artifact (`calib.calibrate(CalibConfig)`).
 
-    path = calib.calibrate(calib.CalibConfig(method="uh", scheme="asym", w_bits=8, a_bits=8))
+    path = calib.calibrate(calib.CalibConfig(quant=calib.QuantConfig(method="uh", scheme="asym", w_bits=8, a_bits=8)))
 
 Steps: load the FP32 checkpoint fused (Conv+BN folded) -> `quantize_model` by rules -> one pass of calibration
 batches (letterboxed as YOLOv5 val) through the model in calibration mode -> ranges -> artifact + JSON sidecar.
@@ -14,8 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from calib.artifact import file_sha256, save_artifact
-from calib.calibrators import CALIBRATORS
+from calib.artifact import save_artifact
 from calib.collect import collect_and_compute
 from calib.config import QuantConfig
 from calib.data import CalibrationImages, calibration_image_paths
@@ -23,6 +22,7 @@ from calib.recompute import recompute_ranges
 from calib.replace import quantize_model
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import file_sha256
 
 PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
 FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
@@ -40,8 +40,8 @@ def with_family_float_head(quant: QuantConfig, model: torch.nn.Module) -> QuantC
     return dataclasses.replace(quant, float_head_classes=family.float_head_classes)
 
 
-def artifact_name(method: str, scheme: str, w_bits: int, a_bits: int) -> str:
-    return f"{method}-{scheme}-w{w_bits}a{a_bits}.pt"
+def artifact_name(quant: QuantConfig) -> str:
+    return f"{quant.method}-{quant.scheme}-w{quant.w_bits}a{quant.a_bits}.pt"
 
 
 def _fixture_weights() -> Path:
@@ -54,49 +54,35 @@ def _fixture_weights() -> Path:
 class CalibConfig:
     """What `calibrate` does; validated on construction (ValueError naming the bad value).
 
+    quant: what to quantize and how (method, scheme, bits, skips): a calib.QuantConfig, validated there.
     weights: FP32 checkpoint (ultralytics .pt, q-yolo state dict, or a plain state_dict with `cfg`); the fixture.
     data: calibration images, a folder (recursive) or a dataset (COCO JSON / folder, YOLO data yaml); None = the
         synthetic calibration split of the fixture (generated on first use).
-    method, scheme, w_bits, a_bits, percentile: see calib.QuantConfig.
     num_images: images drawn with `seed` from `data`; None = 256 for the synthetic split, else the paper's 1,500.
     imgsz: letterbox size; None = 256 for the fixture weights, else 640.
-    skip: module-name globs kept in float; quantize_first_conv / quantize_head lift the paper's default skips.
     out: artifact path; None = runs/calib/<method>-<scheme>-w<W>a<A>.pt. threads: torch CPU threads (None: torch's).
     """
 
+    quant: QuantConfig = field(default_factory=QuantConfig)
     weights: str | Path | None = None
     data: str | Path | None = None
-    method: str = "uh"
-    scheme: str = "asym"
-    w_bits: int = 8
-    a_bits: int = 8
     num_images: int | None = None
     batch_size: int = 16
     imgsz: int | None = None
     device: str = "cpu"
-    skip: tuple[str, ...] = ()
     seed: int = 0
     out: str | Path | None = None
     threads: int | None = None
-    percentile: float = 99.99
-    quantize_first_conv: bool = False
-    quantize_head: bool = False
     cfg: str | None = None
     progress: bool = True
-    quant_config: QuantConfig = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.method not in CALIBRATORS:
-            raise ValueError(f"unknown calibration method {self.method!r}; choose one of {sorted(CALIBRATORS)}")
-        if isinstance(self.skip, str):
-            raise ValueError(f"skip must be a list of globs, got the single string {self.skip!r}")
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        set_("skip", tuple(self.skip))
-        set_("quant_config", QuantConfig(method=self.method, scheme=self.scheme, w_bits=self.w_bits,
-                                         a_bits=self.a_bits, percentile=self.percentile,
-                                         skip_first_conv=not self.quantize_first_conv,
-                                         float_head_classes=() if self.quantize_head else ("Detect",),
-                                         skip=self.skip))
+        if not isinstance(self.quant, QuantConfig):
+            raise ValueError(f"quant must be a calib.QuantConfig, got {type(self.quant).__name__}")
+
+        def set_(name, value):  # frozen dataclass: defaults are filled in once, here
+            object.__setattr__(self, name, value)
+
         weights = Path(self.weights) if self.weights is not None else _fixture_weights()
         set_("weights", weights)
         is_fixture = weights.resolve() == _fixture_weights().resolve()
@@ -122,20 +108,19 @@ class CalibConfig:
         if device.type not in ("cpu", "cuda"):
             raise ValueError(f"device {self.device!r} is not supported; use cpu, cuda or cuda:<index>")
         if self.out is None:
-            set_("out", DEFAULT_OUT_DIR / artifact_name(self.method, self.scheme, self.w_bits, self.a_bits))
+            set_("out", DEFAULT_OUT_DIR / artifact_name(self.quant))
         set_("out", Path(self.out))
         if self.data is not None:
             set_("data", Path(self.data))
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "quant_config"}
-        return {k: str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v)
-                for k, v in data.items()}
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "quant"}
+        return {"quant": self.quant.to_dict(), **{k: str(v) if isinstance(v, Path) else v for k, v in data.items()}}
 
 
 def calibrate(config: CalibConfig) -> Path:
     """Calibrate config.weights on config.data; write the artifact (config.out) and its sidecar; return the path."""
-    return calibrate_bit_widths(config, [(config.w_bits, config.a_bits)], out_paths=[config.out])[0]
+    return calibrate_bit_widths(config, [(config.quant.w_bits, config.quant.a_bits)], out_paths=[config.out])[0]
 
 
 def calibrate_bit_widths(config: CalibConfig, bit_widths: Sequence[tuple[int, int]], out_dir: str | Path | None = None,
@@ -143,15 +128,15 @@ def calibrate_bit_widths(config: CalibConfig, bit_widths: Sequence[tuple[int, in
     """One pass of the calibration images, one artifact per (w_bits, a_bits); returns their paths.
 
     Artifacts go to `out_paths` (one per bit width) or `out_dir`/<method>-<scheme>-w<W>a<A>.pt (out_dir defaults
-    to config.out's folder). config.w_bits/a_bits are ignored here; the method, scheme and the rest apply to all.
+    to config.out's folder). config.quant's bit widths are ignored here; its method, scheme and the rest apply to all.
     """
     bit_widths = [(int(w), int(a)) for w, a in bit_widths]
     if not bit_widths:
         raise ValueError("give at least one (w_bits, a_bits) pair")
-    quant_configs = [dataclasses.replace(config.quant_config, w_bits=w, a_bits=a) for w, a in bit_widths]
+    quant_configs = [dataclasses.replace(config.quant, w_bits=w, a_bits=a) for w, a in bit_widths]
     if out_paths is None:
         folder = Path(out_dir) if out_dir is not None else Path(config.out).parent
-        out_paths = [folder / artifact_name(config.method, config.scheme, w, a) for w, a in bit_widths]
+        out_paths = [folder / artifact_name(quant) for quant in quant_configs]
     elif len(out_paths) != len(bit_widths):
         raise ValueError(f"{len(out_paths)} output paths for {len(bit_widths)} bit widths")
     previous_threads = torch.get_num_threads()
@@ -182,7 +167,7 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
         quant_configs = [with_family_float_head(q, model) for q in quant_configs]
     quantize_model(model, quant_configs[0])
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
-    log.info(f"calibrating {config.weights} with {config.method}/{config.scheme} on {len(paths)} images of "
+    log.info(f"calibrating {config.weights} with {config.quant.method}/{config.quant.scheme} on {len(paths)} images of "
              f"{source} at {config.imgsz} px, batch {config.batch_size}, {config.device}, "
              f"{torch.get_num_threads()} thread(s)")
     try:

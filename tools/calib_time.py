@@ -3,11 +3,11 @@
 For each method: the wall time of one `calibrate()` call, split (from the artifact's sidecar) into model loading,
 image decoding + letterbox, and the calibration pass (forward in calibration mode + statistics + range search),
 beside a plain FP32 forward over the same batches (what the statistics cost on top of inference).
-Default: the fixture on its 256 synthetic calibration images at 256 px on the CPU. On a GPU machine the issue's
+Default: the fixture on its 256 synthetic calibration images at 256 px on the CPU. On a GPU machine the paper-scale
 figure is YOLOv5s (random weights: timing only) with 1,500 images at 640:
-    python bench/calib_time.py --model yolov5s-random --data data/synthetic/train --num-images 1500 --imgsz 640 \
+    python -m tools.calib_time --model yolov5s-random --data data/synthetic/train --num-images 1500 --imgsz 640 \
         --device cuda --methods uh-asym uh-sym
-Writes runs/bench/calib_time.json atomically. Run: `python bench/calib_time.py [--methods ...] [--threads 1]`.
+Writes runs/bench/calib_time.json atomically. Run: `python -m tools.calib_time [--methods ...] [--threads 1]`.
 """
 import argparse
 import platform
@@ -17,17 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-# Run as a script from anywhere: the repository root holds the packages.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from calib import CalibConfig, calibrate  # noqa: E402
-from calib.artifact import read_artifact  # noqa: E402
-from calib.data import CalibrationImages, calibration_image_paths  # noqa: E402
-from common.atomic import write_json_atomic  # noqa: E402
-from common.cli import run_cli  # noqa: E402
-from common.errors import QYoloError  # noqa: E402
+from calib import CalibConfig, QuantConfig, calibrate
+from calib.artifact import read_artifact
+from calib.data import CalibrationImages, calibration_image_paths
+from common.atomic import write_json_atomic
+from common.cli import run_cli
+from common.errors import QYoloError
+from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/calib_time.json")
 METHODS = {"uh-asym": ("uh", "asym"), "uh-sym": ("uh", "sym"), "minmax": ("minmax", "sym"),
@@ -70,7 +68,7 @@ def fp32_forward_seconds(weights: Path, paths: list, imgsz: int, batch: int, dev
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.calib_time", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fixture", help="fixture | yolov5s-random | a checkpoint path")
     parser.add_argument("--data", default=None, help="calibration images (default: the synthetic calib split)")
     parser.add_argument("--num-images", type=int, default=None)
@@ -101,9 +99,10 @@ def main(argv=None) -> int:
             method, scheme = METHODS[label]
             walls, sidecar = [], None
             for run in range(args.repeat):
-                config = CalibConfig(weights=base.weights, data=args.data, method=method, scheme=scheme,
-                                     num_images=base.num_images, imgsz=base.imgsz, batch_size=args.batch,
-                                     device=args.device, out=tmp / f"{label}-{run}.pt", progress=False)
+                config = CalibConfig(quant=QuantConfig(method=method, scheme=scheme), weights=base.weights,
+                                     data=args.data, num_images=base.num_images, imgsz=base.imgsz,
+                                     batch_size=args.batch, device=args.device, out=tmp / f"{label}-{run}.pt",
+                                     progress=False)
                 _sync(args.device)
                 started = time.perf_counter()
                 path = calibrate(config)
@@ -124,7 +123,7 @@ def main(argv=None) -> int:
     result = {"benchmark": "calib_time", "model": args.model, "weights": sidecar["source"]["weights"]
               if args.model != "yolov5s-random" else "yolov5s (random weights)", "data": sidecar["data"],
               "device": args.device, "threads": torch.get_num_threads(), "torch": str(torch.__version__),
-              "python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
+              "python": platform.python_version(), "machine": platform.machine(), "cpu": cpu_name(),
               "fp32_forward_s": round(forward, 2), "rows": rows}
     if args.device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name()

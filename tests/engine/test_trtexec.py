@@ -1,9 +1,6 @@
-"""Latency statistics and trtexec output parsing (no GPU needed)."""
+"""trtexec: its command per TensorRT generation and its output parsing (no GPU needed)."""
 from pathlib import Path
 
-import pytest
-
-from engine.timing import latency_stats
 from engine.trtexec import parse_trtexec_output, trtexec_command
 
 TRTEXEC_LOG = """\
@@ -19,21 +16,6 @@ TRTEXEC_LOG = """\
 """
 
 
-def test_latency_stats():
-    stats = latency_stats([1.0, 2.0, 3.0, 4.0, 100.0], batch=4)
-    assert stats["median_ms"] == 3.0 and stats["min_ms"] == 1.0 and stats["max_ms"] == 100.0
-    assert stats["mean_ms"] == 22.0 and stats["iterations"] == 5
-    assert stats["p90_ms"] == pytest.approx(61.6) and stats["p99_ms"] == pytest.approx(96.16)
-    assert stats["throughput_ips"] == pytest.approx(4 * 1000 / 22.0)
-
-
-def test_latency_stats_rejects_empty_and_bad_batch():
-    with pytest.raises(ValueError, match="no timings"):
-        latency_stats([], 1)
-    with pytest.raises(ValueError, match="batch"):
-        latency_stats([1.0], 0)
-
-
 def test_parse_trtexec_performance_summary():
     parsed = parse_trtexec_output(TRTEXEC_LOG)
     assert parsed["throughput_qps"] == 2451.37
@@ -43,9 +25,17 @@ def test_parse_trtexec_performance_summary():
     assert parse_trtexec_output("nothing here") == {}
 
 
-def test_trtexec_command():
+def test_trtexec_command_tensorrt10_opts_in_to_graphs_and_no_transfers():
     cmd = trtexec_command("/usr/src/tensorrt/bin/trtexec", Path("m.engine"), "images", (32, 3, 256, 256), 200)
-    assert cmd[0].endswith("trtexec") and "--loadEngine=m.engine" in cmd and "--iterations=200" in cmd
-    assert "--shapes=images:32x3x256x256" in cmd and "--useCudaGraph" in cmd and "--noDataTransfers" in cmd
+    assert cmd == ["/usr/src/tensorrt/bin/trtexec", "--loadEngine=m.engine", "--warmUp=500", "--iterations=200",
+                   "--shapes=images:32x3x256x256", "--noDataTransfers", "--useCudaGraph"]
     static = trtexec_command("trtexec", Path("m.engine"), "images", None, cuda_graph=False)
-    assert not any(a.startswith("--shapes") for a in static) and "--useCudaGraph" not in static
+    assert static == ["trtexec", "--loadEngine=m.engine", "--warmUp=500", "--iterations=300", "--noDataTransfers"]
+
+
+def test_trtexec_command_tensorrt11_turns_graphs_off_explicitly():
+    """11.x: graphs and no transfers are the default and the 10.x flags are no-ops; only --noCudaGraph counts."""
+    graph = trtexec_command("trtexec", Path("m.engine"), "images", None, cuda_graph=True, tensorrt_major=11)
+    plain = trtexec_command("trtexec", Path("m.engine"), "images", None, cuda_graph=False, tensorrt_major=11)
+    assert graph == ["trtexec", "--loadEngine=m.engine", "--warmUp=500", "--iterations=300"]
+    assert plain == graph + ["--noCudaGraph"]

@@ -52,6 +52,7 @@ def test_bad_arguments_are_one_line(argv, message, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
 
 
+@pytest.mark.slow
 def test_tiny_sweep_end_to_end(tmp_path, capsys):
     """Real calibration + evaluation on 6 validation and 4 calibration images at 64 px (a few seconds)."""
     _, val = generate_split(tmp_path / "data", "val", SyntheticConfig(n_images=6, seed=11), progress=False)

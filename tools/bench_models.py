@@ -1,9 +1,10 @@
-"""The default benchmark models: a named architecture (yolov5n..x, yolov8n..x, yolo11n..x; random weights: latency
-does not depend on the values) as FP32 and as INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+"""The default CPU benchmark models (`python -m tools.cpu_speed`): a named architecture (yolov5n..x, yolov8n..x,
+yolo11n..x; random weights: latency does not depend on the values) as FP32 and as INT8 `cpu` profile, the INT8 one
+calibrated with minmax on a few synthetic images.
 
-Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax_asym_w8a8_cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
-kernels), minmax_asym_w8a8_cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
-need and ONNX Runtime runs slowly) and minmax_sym_w8a8_trt.onnx (int8 symmetric activations, the TensorRT
+Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
+kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
+need and ONNX Runtime runs slowly) and minmax-sym-w8a8-trt.onnx (int8 symmetric activations, the TensorRT
 profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8). Built once, reused while they exist
 (rebuild=True to redo).
 """
@@ -15,7 +16,7 @@ import torch
 
 from common.log import get_logger
 
-VARIANTS = ("fp32", "minmax_asym_w8a8_cpu", "minmax_asym_w8a8_cpuexact", "minmax_sym_w8a8_trt")
+VARIANTS = ("fp32", "minmax-asym-w8a8-cpu", "minmax-asym-w8a8-cpuexact", "minmax-sym-w8a8-trt")
 
 
 def _synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -38,7 +39,7 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
                  nc: int = 80) -> list[Path]:
     """Export (or reuse) the default benchmark models for architecture `arch` at `imgsz`; returns their paths."""
     from calib import QuantConfig, collect_and_compute, quantize_model
-    from calib.calibrate import with_family_float_head
+    from calib.stage import with_family_float_head
     from common.errors import QYoloError
     from export import ExportConfig, export_model
     from yolo.family import build_model, named_config
@@ -63,12 +64,12 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
                                with_family_float_head(QuantConfig(method="minmax", scheme="asym"), model))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
-    export_model(quantized, ExportConfig(out=paths[1], artifact="in-memory", profile="cpu", imgsz=imgsz), meta,
+    export_model(quantized, ExportConfig(out=paths[1], profile="cpu", imgsz=imgsz), meta,
                  batches)
-    export_model(quantized, ExportConfig(out=paths[2], artifact="in-memory", profile="cpu", imgsz=imgsz,
+    export_model(quantized, ExportConfig(out=paths[2], profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
     symmetric = quantize_model(copy.deepcopy(model),
                                with_family_float_head(QuantConfig(method="minmax", scheme="sym"), model))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
-    export_model(symmetric, ExportConfig(out=paths[3], artifact="in-memory", profile="trt", imgsz=imgsz), meta)
+    export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
     return paths

@@ -33,6 +33,9 @@ class EvalConfig:
     out: str | Path | None = None
     backend_options: dict = field(default_factory=dict)
     progress: bool = True
+    fidelity: bool = True  # check a quantized deployed model against its calibrated artifact before scoring
+    fidelity_images: int = 16
+    artifact: str | Path | None = None  # the artifact to check against (None = the one the model records)
 
     def __post_init__(self):
         if self.imgsz < 32 or self.imgsz % 32:
@@ -45,6 +48,8 @@ class EvalConfig:
             raise ValueError(f"max_det must be >= 1, got {self.max_det}")
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {self.max_images}")
+        if self.fidelity_images < 1:
+            raise ValueError(f"fidelity_images must be >= 1, got {self.fidelity_images}")
 
 
 def _load_batches(records, imgsz: int, batch: int):
@@ -87,6 +92,32 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     return results, scored, len(records) - len(scored)
 
 
+def check_deployed(backend, cfg: EvalConfig) -> dict | None:
+    """The fidelity report of a quantized model on a runtime (None for FP32 models and the torch backend, where
+    there is nothing to compare); a check that cannot run is recorded as skipped, with why."""
+    from eval.fidelity import check_backend, resolve_artifact
+    from eval.fidelity.report import summary_line
+
+    if backend.name == "torch" or str(backend.precision).upper().startswith(("FP32", "FP16")):
+        return None
+    log = get_logger()
+    try:
+        artifact = resolve_artifact(cfg.model, cfg.artifact)
+        report = check_backend(backend, artifact, cfg.fidelity_images, fallback_data=cfg.data, imgsz=cfg.imgsz,
+                               device=cfg.device, progress=cfg.progress)
+    except QYoloError as exc:
+        report = {"verdict": "skipped", "reasons": [str(exc)]}
+    line = summary_line(report)
+    if report["verdict"] == "pass":
+        log.info(line)
+    elif report["verdict"] == "fail":
+        log.error(f"{line}\nTHE DEPLOYED MODEL DOES NOT COMPUTE WHAT ITS ARTIFACT COMPUTES: the AP below is the "
+                  f"runtime's error, not the quantization's (on CPUs, use the uint8 `cpu` profile graphs)")
+    else:
+        log.warning(line)
+    return report
+
+
 def evaluate(cfg: EvalConfig) -> dict:
     """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out."""
     dataset = open_dataset(cfg.data)
@@ -97,6 +128,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
                          f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
     try:
+        fidelity = check_deployed(backend, cfg) if cfg.fidelity else None
         results, scored, skipped = run_backend(backend, dataset, cfg)
     finally:
         backend.close()
@@ -105,11 +137,14 @@ def evaluate(cfg: EvalConfig) -> dict:
     metrics_path, detections_path = output_paths(cfg.out)
     metrics = score_detections(dataset.coco, results, scored, detections_path)
     metrics.update({
-        "model": str(cfg.model), "backend": backend.name, "precision": backend.precision, "imgsz": cfg.imgsz,
+        "model": str(cfg.model), "backend": backend.name, "precision": backend.precision,
+        "quantization": backend.quantization, "imgsz": cfg.imgsz,
         "data": str(cfg.data), "num_images": len(scored), "skipped_images": skipped,
         "num_detections": len(results), "seconds": round(time.perf_counter() - t0, 2),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
     })
+    if fidelity is not None:
+        metrics["fidelity"] = fidelity
     if metrics_path:
         write_json_atomic(metrics_path, metrics)
     return metrics

@@ -3,7 +3,7 @@
 Builds one layer's non-negative histogram (2048+ bins, grown over several batches) from SiLU of a heavy-tailed
 sample, times the searches on it (median of several runs, ms; the nested pure-Python loop once), checks that
 all pick the same bin and writes runs/bench/uh_search.json atomically.
-Run: `python bench/uh_search.py [--values 1000000] [--bits 8 4] [--threads 1]`.
+Run: `python -m tools.uh_search [--values 1000000] [--bits 8 4] [--threads 1]`.
 """
 import argparse
 import json
@@ -13,15 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-# Run as a script from anywhere: the repository root holds the `calib` and `common` packages.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search  # noqa: E402
-from calib.quant_desc import QuantDesc  # noqa: E402
-from common.atomic import write_json_atomic  # noqa: E402
-from common.cli import run_cli  # noqa: E402
+from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search
+from calib.quant_desc import QuantDesc
+from common.atomic import write_json_atomic
+from common.cli import run_cli
+from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/uh_search.json")
 
@@ -85,7 +83,7 @@ def median_ms(function, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.uh_search", description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=1_000_000, help="number of activation values")
     parser.add_argument("--batches", type=int, default=4, help="collected in this many batches (growing max)")
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 4])
@@ -105,8 +103,8 @@ def main(argv=None) -> int:
     for bits in args.bits:
         vector_bin, _ = uh_asymmetric_search(counts, width, lower, bits, start_bin)
         loop_bin = loop_search(counts, width, lower, bits, start_bin)
-        vector_ms = median_ms(lambda: uh_asymmetric_search(counts, width, lower, bits, start_bin), args.repeats)
-        loop_ms = median_ms(lambda: loop_search(counts, width, lower, bits, start_bin), args.loop_repeats)
+        vector_ms = median_ms(lambda b=bits: uh_asymmetric_search(counts, width, lower, b, start_bin), args.repeats)
+        loop_ms = median_ms(lambda b=bits: loop_search(counts, width, lower, b, start_bin), args.loop_repeats)
         row = {"bits": bits, "bins": counts.numel(), "candidates": counts.numel() - start_bin,
                "vectorized_ms": round(vector_ms, 2), "loop_ms": round(loop_ms, 1),
                "speedup": round(loop_ms / vector_ms, 1), "vectorized_bin": vector_bin, "loop_bin": loop_bin,
@@ -129,7 +127,7 @@ def main(argv=None) -> int:
         print(f"{row['bits']:>4} {row['candidates']:>10} {row['vectorized_ms']:>14.2f} {row['loop_ms']:>9.1f} "
               f"{row['speedup']:>8.1f}x {pure} {str(row['same_bin']):>9} {row['amax']:>8.4f}")
     report = {"benchmark": "uh_search", "values": args.values, "batches": args.batches, "threads": args.threads,
-              "torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
+              "torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_name(),
               "target_ms": 50.0, "rows": rows}
     write_json_atomic(args.output, report)
     print(f"wrote {args.output}")

@@ -1,0 +1,85 @@
+"""CPU latency benchmark (`python -m eval.bench`): ONNX Runtime and OpenVINO, FP32 beside INT8, batch 1.
+
+    from eval.bench import run_benchmark
+    records, meta = run_benchmark(["fp32.onnx", "uh-asym-w8a8-cpu.onnx"], backends=("ort", "openvino"), threads=2)
+
+Every (model, backend) pair is one configuration: each is warmed up, then the timed runs are interleaved over
+rounds across all configurations (common.latency). Writes `out` (JSON: meta + one record per backend x model with
+median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it. The default YOLOv5s
+models come from `python -m tools.cpu_speed`, which builds them and calls this.
+"""
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from common.errors import QYoloError
+from common.latency import Config, cpu_name, interleaved, latency_stats, machine_load
+from common.log import get_logger
+from common.provenance import versions
+from eval.bench.report import add_speedups, plot, table, write_json
+
+BACKENDS = ("ort", "openvino")
+
+
+def make_backend(kind: str, path: Path, threads: int):
+    if kind == "ort":
+        from eval.backends.ort_backend import OrtBackend
+        return OrtBackend(path, threads=threads)
+    if kind == "openvino":
+        from eval.backends.openvino_backend import OpenVINOBackend
+        return OpenVINOBackend(path, threads=threads, static_batch=1)
+    raise QYoloError(f"eval.bench times CPU backends ({', '.join(BACKENDS)}); got {kind!r} "
+                     f"(TensorRT engines: python -m engine bench)")
+
+
+def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backends: Sequence[str] = BACKENDS,
+                  threads: int = 2, warmup: int = 10, runs: int = 50, rounds: int = 5, arch: str | None = None,
+                  out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
+                  progress: bool = True) -> tuple[list[dict], dict]:
+    """Time `models` (ONNX paths, or (path, input size) pairs for graphs with a dynamic input size)."""
+    log = get_logger()
+    if not models:
+        raise QYoloError("no models to time; give ONNX files (python -m eval.bench --models ...) or run "
+                         "`python -m tools.cpu_speed` for the default YOLOv5s models")
+    if runs < 1 or warmup < 0 or threads < 1:
+        raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
+    for kind in backends:
+        if kind not in BACKENDS:
+            raise QYoloError(f"unknown backend {kind!r}; eval.bench times {', '.join(BACKENDS)}")
+    plan = [(Path(m[0]), m[1]) if isinstance(m, tuple) else (Path(m), None) for m in models]
+    configs = []
+    for path, size in plan:
+        for kind in backends:
+            backend = make_backend(kind, path, threads)
+            hw = backend.hw if backend.hw[0] is not None else (size, size)
+            if hw[0] is None:
+                raise QYoloError(f"{path} has a dynamic input size; export it with a fixed --imgsz")
+            meta = backend.metadata
+            batch = np.random.default_rng(0).random((1, 3, *hw), dtype=np.float32)
+            label = {"backend": kind, "model": str(path), "variant": path.stem, "precision": backend.precision,
+                     "quantization": backend.quantization,
+                     "profile": meta.get("qyolo.profile"), "integer_ops": meta.get("qyolo.integer_ops"),
+                     "imgsz": int(hw[0]), "input_shape": [1, 3, *hw], "batch": 1, "threads": threads}
+            configs.append(Config(label, backend, batch))
+    meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds,
+            "arch": arch, "load_before": machine_load(), "started": time.ctime(),
+            "versions": versions("onnxruntime", "openvino")}
+    interleaved(configs, warmup, runs, rounds, progress)
+    meta["load_after"] = machine_load()
+    records = [{**c.label, **latency_stats(c.times_ms, 1), "warmup": warmup} for c in configs]
+    add_speedups(records)
+    print(table(records))
+    busy = meta["load_before"].get("others_busy_fraction")
+    if busy is not None and busy > 0.15:
+        log.warning(f"other processes used {busy:.0%} of the CPUs just before the timing: latencies are inflated "
+                    f"and ratios noisy; re-run on a quiet machine for publishable figures")
+    if out is not None:
+        out = Path(out)
+        write_json(out, records, meta)
+        png = Path(plot_path) if plot_path else out.with_suffix(".png")
+        plot(png, records, meta)
+        log.info(f"wrote {out} and {png}")
+    return records, meta
+
