@@ -163,8 +163,8 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
-    if not config.quantize_head:
-        quant_configs = [with_family_float_head(q, model) for q in quant_configs]
+    # A float head asked for (the default; --quantize-head empties it) is the model family's own float head.
+    quant_configs = [with_family_float_head(q, model) if q.float_head_classes else q for q in quant_configs]
     quantize_model(model, quant_configs[0])
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
     log.info(f"calibrating {config.weights} with {config.quant.method}/{config.quant.scheme} on {len(paths)} images of "

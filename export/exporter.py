@@ -144,9 +144,9 @@ def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     pred = output[0] if isinstance(output, (tuple, list)) else output
     if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
         return None
-    from yolo.family import family_of_model
+    from yolo.family import head_layout_of
 
-    return int(family_of_model(model).head_layout.rows(pred).shape[1])
+    return int(head_layout_of(model).rows(pred).shape[1])
 
 
 def _to_proto(graph: gs.Graph, opset: int) -> onnx.ModelProto:

@@ -53,11 +53,11 @@ def precision_label(profile: str, w_bits: int | None, a_bits: int | None) -> str
 def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch: bool, num_preds: int | None,
                    quant: dict[str, Any], placement: bool, integer_ops: bool,
                    extra: dict | None = None) -> dict[str, str]:
-    from yolo.family import family_of_model
+    from yolo.family import head_layout_of
 
     info = _detect_info(model)
     nc = info.get("nc")
-    head = family_of_model(model).head_layout
+    head = head_layout_of(model)
     layout = {"pred": {
         "shape": head.shape("batch" if dynamic_batch else "B", num_preds if num_preds else "N", nc),
         "fields": head.fields(nc or 0),

@@ -166,6 +166,13 @@ def family_of_model(model: nn.Module) -> Family:
     return family_of(getattr(model, "yaml", None), source=f"model {type(model).__name__}")
 
 
+def head_layout_of(model: nn.Module) -> HeadLayout:
+    """The output layout of `model`'s family; a module built elsewhere (no family, no yaml) is read as YOLOv5's."""
+    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
+        return ANCHOR_OBJECTNESS
+    return family_of_model(model).head_layout
+
+
 def build_model(cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
     """The model its yaml describes, built by the family that recognises the yaml (eval mode, training form)."""
     return family_of(cfg).build(cfg, ch=ch, nc=nc, names=names)

@@ -7,6 +7,7 @@ import torch
 from common.errors import QYoloError
 from export.metadata import QUANT_KEYS
 from yolo.checkpoint import is_calibrated_artifact, load_model
+from yolo.family import head_layout_of
 
 
 def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -27,15 +28,6 @@ def precision_label(quantization: dict) -> str:
     return f"fakequant-{q['method']}-{q['scheme']}-w{q['w_bits']}a{q['a_bits']}"
 
 
-def _layout_of(model: torch.nn.Module):
-    """The model family's head layout; a model with neither family nor yaml (not built here) is read as YOLOv5's."""
-    from yolo.family import ANCHOR_OBJECTNESS, family_of_model
-
-    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
-        return ANCHOR_OBJECTNESS
-    return family_of_model(model).head_layout
-
-
 class TorchBackend:
     name = "torch"
     input_size = None
@@ -50,7 +42,7 @@ class TorchBackend:
         self.device = torch.device(device)
         self.model, self.quantization = load_torch_model(model_path, device=str(self.device))
         self.precision = precision_label(self.quantization)
-        self.layout = _layout_of(self.model)
+        self.layout = head_layout_of(self.model)
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from calib import CalibConfig, calibrate
+from calib import CalibConfig, QuantConfig, calibrate
 from eval.backends.base import backend_layout, create_backend
 from export import ExportConfig, export_model
 from export.lint import lint_model
@@ -30,8 +30,8 @@ def calib_images(tmp_path_factory):
 
 @pytest.mark.parametrize("arch, head", [("yolov8", 22), ("yolo11", 23)])
 def test_float_rule_and_trt_lint(arch, head, calib_images, tmp_path):
-    artifact = calibrate(CalibConfig(weights=DATA / f"{arch}-thin.pt", data=calib_images, num_images=4, imgsz=64,
-                                     method="minmax", scheme="sym", out=tmp_path / "a.pt", progress=False))
+    artifact = calibrate(CalibConfig(quant=QuantConfig(method="minmax", scheme="sym"), weights=DATA / f"{arch}-thin.pt",
+                                     data=calib_images, num_images=4, imgsz=64, out=tmp_path / "a.pt", progress=False))
     from calib import load_calibrated
 
     model, _ = load_calibrated(artifact)
@@ -79,3 +79,24 @@ def test_graphs_without_a_recorded_layout_are_yolov5s():
     assert backend_layout(Old()) is ANCHOR_OBJECTNESS
     assert ANCHOR_FREE.nms_iou == 0.7 and ANCHOR_OBJECTNESS.nms_iou == 0.6
     assert torch.Size(ANCHOR_FREE.shape(1, 10, 3)) == torch.Size([1, 7, 10])
+
+
+@pytest.mark.parametrize("arch", ["yolov8", "yolo11"])
+def test_fidelity_check_passes_on_onnx_runtime(arch, calib_images, tmp_path):
+    """eval.fidelity reads the anchor-free layout: the W8A8 `cpu` graph on ONNX Runtime against its artifact."""
+    from eval.fidelity import check_backend
+
+    artifact = calibrate(CalibConfig(quant=QuantConfig(method="uh", scheme="asym"), weights=DATA / f"{arch}-thin.pt",
+                                     data=calib_images, num_images=4, imgsz=64, out=tmp_path / "a.pt", progress=False))
+    from calib import load_calibrated
+
+    model, _ = load_calibrated(artifact)
+    onnx_path = tmp_path / "cpu.onnx"
+    export_model(model, ExportConfig(out=onnx_path, artifact=str(artifact), profile="cpu", imgsz=64,
+                                     integer_ops=False), {})
+    backend = create_backend("ort", onnx_path, threads=1)
+    try:
+        report = check_backend(backend, artifact, images=4, data=calib_images, imgsz=64, progress=False)
+    finally:
+        backend.close()
+    assert report["verdict"] == "pass", report["reasons"]
