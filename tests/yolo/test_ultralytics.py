@@ -133,3 +133,44 @@ def test_trained_fixture_equals_ultralytics():
     diff = (pred - ref["pred"]).abs().max().item()
     print(f"fixture: max abs diff {diff:.3g} (outputs up to {ref['pred'].abs().max().item():.3g})")
     assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
+
+
+def test_pickled_activations_are_restored(tmp_path):
+    """A checkpoint from ultralytics < 8.4 keeps SiLU on SPPF.cv1 (8.4 dropped it): the loader takes the pickle's."""
+    import types
+
+    from torch import nn
+
+    from yolo.model import DetectionModel
+
+    torch.manual_seed(0)
+    model = build_model(named_config("yolov8n"), nc=3)
+    model.model[9].cv1.act = nn.SiLU()  # the older release's SPPF
+    fake = {name: types.ModuleType(name) for name in ("ultralytics", "ultralytics.nn", "ultralytics.nn.tasks",
+                                                       "ultralytics.nn.modules")}
+    renamed = {}
+    for m in model.modules():
+        cls = type(m)
+        if cls.__module__.startswith("yolo.") and cls not in renamed:
+            home = "ultralytics.nn.tasks" if cls is DetectionModel else "ultralytics.nn.modules"
+            renamed[cls] = type(cls.__name__, (cls,), {"__module__": home})
+            setattr(fake[home], cls.__name__, renamed[cls])
+    saved = {k: sys.modules.get(k) for k in fake}
+    sys.modules.update(fake)
+    try:
+        for m in model.modules():
+            if type(m) in renamed:
+                m.__class__ = renamed[type(m)]
+        torch.save({"model": model, "ema": None, "version": "8.3.0"}, tmp_path / "old.pt")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    loaded = load_model(tmp_path / "old.pt", fuse=False)
+    assert isinstance(loaded.model[9].cv1.act, nn.SiLU) and isinstance(loaded.model[12].cv1.act, nn.SiLU)
+    assert isinstance(build_model(named_config("yolov8n")).model[9].cv1.act, nn.Identity)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x)[0], model(x)[0], atol=1e-4)
