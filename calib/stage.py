@@ -33,6 +33,17 @@ FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
 DEFAULT_OUT_DIR = Path("runs/calib")
 
 
+def with_family_float_head(quant: QuantConfig, model: torch.nn.Module) -> QuantConfig:
+    """`quant` with the float head of the model's family: its head classes, or its finer module-name rule
+    (YOLOv8/11: only the branch output convs and the DFL conv, not the head's 3x3 convs)."""
+    from yolo.family import family_of_model
+
+    family = family_of_model(model)
+    if family.float_modules is not None:
+        return dataclasses.replace(quant, float_head_classes=(), skip=tuple(quant.skip) + family.float_modules(model))
+    return dataclasses.replace(quant, float_head_classes=family.float_head_classes)
+
+
 def artifact_name(quant: QuantConfig) -> str:
     return f"{quant.method}-{quant.scheme}-w{quant.w_bits}a{quant.a_bits}.pt"
 
@@ -159,11 +170,8 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
-    if config.quant.float_head_classes == QuantConfig.float_head_classes:  # default rule: the family's own head
-        from yolo.family import family_of_model
-
-        head = family_of_model(model).float_head_classes
-        quant_configs = [dataclasses.replace(q, float_head_classes=head) for q in quant_configs]
+    # A float head asked for (the default; --quantize-head empties it) is the model family's own float head.
+    quant_configs = [with_family_float_head(q, model) if q.float_head_classes else q for q in quant_configs]
     _check_skip_globs(model, config)
     quantize_model(model, quant_configs[0])
     if not any(True for _ in quantizers(model)):

@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     parser.add_argument("--max-images", type=positive_int, default=None)
     parser.add_argument("--conf-thres", type=fraction, default=0.001)
-    parser.add_argument("--iou-thres", type=fraction, default=0.6)
+    parser.add_argument("--iou-thres", type=fraction, default=None,
+                        help="NMS IoU (default: the model's own validator setting, 0.6 YOLOv5/v7, 0.7 YOLOv8/11)")
     parser.add_argument("--out", default=None,
                         help="output folder or metrics .json path (default runs/eval/<model stem>-<backend>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")

@@ -11,7 +11,7 @@ from common import validate
 from common.atomic import check_output_dir, check_output_file, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from eval.backends.base import create_backend
+from eval.backends.base import backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from yolo.datasets import open_dataset
 from yolo.images import read_image
@@ -28,7 +28,7 @@ class EvalConfig:
     batch: int = 8
     device: str = "cpu"
     conf_thres: float = 0.001
-    iou_thres: float = 0.6
+    iou_thres: float | None = None  # None: the validator setting of the model's head layout (0.6 v5/v7, 0.7 v8/11)
     max_det: int = 300
     max_images: int | None = None
     out: str | Path | None = None
@@ -42,7 +42,8 @@ class EvalConfig:
         validate.image_size(self.imgsz)
         validate.positive_int(self.batch, "batch")
         validate.fraction(self.conf_thres, "conf_thres")
-        validate.fraction(self.iou_thres, "iou_thres")
+        if self.iou_thres is not None:
+            validate.fraction(self.iou_thres, "iou_thres")
         validate.positive_int(self.max_det, "max_det")
         if self.max_images is not None:
             validate.positive_int(self.max_images, "max_images")
@@ -75,12 +76,14 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     """Detections (COCO results), ids of images scored, and the count of skipped images."""
     records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
     results, scored = [], []
+    layout = backend_layout(backend)
+    iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
                disable=not cfg.progress)
     for items in _load_batches(records, cfg.imgsz, cfg.batch):
         pred = np.asarray(backend(np.stack([chw for _, chw, _ in items])), dtype=np.float32)
-        if pred.shape[-1] - 5 > len(dataset.class_to_category):
-            raise QYoloError(f"{cfg.model} predicts {pred.shape[-1] - 5} classes but {cfg.data} lists only "
+        if layout.num_classes(pred) > len(dataset.class_to_category):
+            raise QYoloError(f"{cfg.model} predicts {layout.num_classes(pred)} classes but {cfg.data} lists only "
                              f"{len(dataset.class_to_category)} categories; evaluate on a dataset whose category "
                              "list covers every class of the model")
         if not np.isfinite(pred).all():  # NMS would silently drop or keep garbage boxes: AP would just look low
@@ -88,8 +91,7 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
             raise QYoloError(f"{backend.name}/{backend.precision} produced NaN/Inf predictions for "
                              f"{len(bad)} image(s) ({', '.join(bad[:3])}); the model {cfg.model} is broken "
                              "(check it with python -m eval --backend torch on its checkpoint, or re-export it)")
-        dets = non_max_suppression(torch.from_numpy(pred), cfg.conf_thres,
-                                   cfg.iou_thres, cfg.max_det)
+        dets = non_max_suppression(torch.from_numpy(pred), cfg.conf_thres, iou_thres, cfg.max_det, layout=layout)
         for (record, _, meta), det in zip(items, dets):
             det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], meta.original_shape, meta.ratio_pad)
             results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))

@@ -135,7 +135,11 @@ def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, imgsz, imgsz))
     pred = output[0] if isinstance(output, (tuple, list)) else output
-    return int(pred.shape[1]) if isinstance(pred, torch.Tensor) and pred.dim() == 3 else None
+    if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
+        return None
+    from yolo.family import head_layout_of
+
+    return int(head_layout_of(model).rows(pred).shape[1])
 
 
 def _to_proto(graph: gs.Graph, opset: int) -> onnx.ModelProto:

@@ -5,8 +5,11 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
   qyolo.profile = trt | cpu | fp32, qyolo.variant = the file stem, qyolo.precision = FP32 | INT8 | INT<b>-emulated
   qyolo.input = "images": float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val
   qyolo.outputs (JSON list) = ["pred"]
+  qyolo.head_layout = the output's yolo.family.HeadLayout name: anchor-objectness (YOLOv5/v7) or anchor-free
+      (YOLOv8/11); absent in graphs written before it existed, which are anchor-objectness
   qyolo.output_layout (JSON) = shape and field meaning of "pred": [batch, N, 5 + nc] with N = na * sum(h_i * w_i),
-      fields cx, cy, w, h (input pixels), objectness, nc class probabilities; sigmoid applied, no NMS
+      fields cx, cy, w, h (input pixels), objectness, nc class probabilities (anchor-objectness), or [batch, 4 + nc,
+      N] with N = sum(h_i * w_i), fields cx, cy, w, h, nc class probabilities (anchor-free); sigmoid applied, no NMS
   qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
   qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8),
   qyolo.placement (on | off), qyolo.integer_ops (on | off)
@@ -50,13 +53,16 @@ def precision_label(profile: str, w_bits: int | None, a_bits: int | None) -> str
 def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch: bool, num_preds: int | None,
                    quant: dict[str, Any], placement: bool, integer_ops: bool,
                    extra: dict | None = None) -> dict[str, str]:
+    from yolo.family import head_layout_of
+
     info = _detect_info(model)
     nc = info.get("nc")
+    head = head_layout_of(model)
     layout = {"pred": {
-        "shape": ["batch" if dynamic_batch else "B", num_preds if num_preds else "N", 5 + nc if nc else "5+nc"],
-        "fields": ["cx", "cy", "w", "h", "objectness"] + [f"class_{i}" for i in range(nc or 0)],
+        "shape": head.shape("batch" if dynamic_batch else "B", num_preds if num_preds else "N", nc),
+        "fields": head.fields(nc or 0),
         "boxes": "centre x, centre y, width, height in input (letterboxed) pixels",
-        "scores": "objectness and class probabilities, sigmoid applied; no NMS",
+        "scores": ("objectness and " if head.objectness else "") + "class probabilities, sigmoid applied; no NMS",
         "anchors_per_cell": info.get("na"), "strides": info.get("strides"),
     }}
     meta = {
@@ -65,6 +71,7 @@ def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch:
         "qyolo.precision": precision_label(profile, quant.get("w_bits"), quant.get("a_bits")),
         "qyolo.input": "images: float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val",
         "qyolo.outputs": json.dumps(["pred"]), "qyolo.output_layout": json.dumps(layout),
+        "qyolo.head_layout": head.name,
         "qyolo.imgsz": str(imgsz), "qyolo.dynamic_batch": str(dynamic_batch).lower(),
         "qyolo.placement": "on" if placement else "off", "qyolo.integer_ops": "on" if integer_ops else "off",
     }

@@ -1,6 +1,6 @@
-"""The default CPU benchmark models (`python -m tools.cpu_speed`): a named architecture of any family (yolov5s,
-yolov7, yolov7-tiny ...; random weights: latency does not depend on the values) as FP32 and as INT8 `cpu` profile,
-the INT8 one calibrated with minmax on a few synthetic images.
+"""The default CPU benchmark models (`python -m tools.cpu_speed`): a named architecture of any family (yolov5n..x,
+yolov7, yolov7-tiny, yolov8n..x, yolo11n..x; random weights: latency does not depend on the values) as FP32 and as
+INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
@@ -41,7 +41,8 @@ def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
 
 def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4, rebuild: bool = False,
                  nc: int = 80, anchors: bool = False) -> list[Path]:
-    """Export (or reuse) the default benchmark models for `arch` (a model name of any family) at `imgsz`; returns their paths.
+    """Export (or reuse) the default benchmark models for `arch` (a model name of any family) at `imgsz`; returns
+    their paths.
     anchors=True adds the runtimes' own quantizers' graphs of the FP32 one (eval.bench.anchors)."""
     paths = _build_project_models(arch, imgsz, root, calib_images, rebuild, nc)
     if anchors:
@@ -55,8 +56,9 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
 def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images: int, rebuild: bool,
                           nc: int) -> list[Path]:
     from calib import QuantConfig, collect_and_compute, quantize_model
+    from calib.stage import with_family_float_head
     from export import ExportConfig, export_model
-    from yolo.family import build_model, family_of_model, named_config
+    from yolo.family import build_model, named_config
     from yolo.fuse import fuse_model
 
     folder = Path(root) / f"{arch}-{imgsz}"
@@ -65,27 +67,25 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
         return paths
     cfg = named_config(arch)
     if cfg is None:
-        raise QYoloError(f"unknown --arch {arch!r}; give a model name such as yolov5s, yolov7 or yolov7-tiny")
-    cfg["nc"] = nc
+        raise QYoloError(f"unknown --arch {arch!r}; give a model name such as yolov5s, yolov7-tiny, yolov8n or yolo11s")
     get_logger().info(f"building the benchmark models for {arch} at {imgsz} (random weights) in {folder}")
     torch.manual_seed(0)
-    model = build_model(cfg)
+    model = build_model(cfg, nc=nc)
     fuse_model(model)
     model.eval()
-    float_head = family_of_model(model).float_head_classes
     export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
                                      imgsz=imgsz), {"source": f"{arch} random weights"})
     batches = synthetic_batches(imgsz, calib_images)
-    quantized = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="asym",
-                                                                 float_head_classes=float_head))
+    quantized = quantize_model(copy.deepcopy(model),
+                               with_family_float_head(QuantConfig(method="minmax", scheme="asym"), model))
     collect_and_compute(quantized, [torch.from_numpy(b) for b in batches], progress=False)
     meta = {"source": f"{arch} random weights, minmax on {calib_images} synthetic images"}
     export_model(quantized, ExportConfig(out=paths[1], profile="cpu", imgsz=imgsz), meta,
                  batches)
     export_model(quantized, ExportConfig(out=paths[2], profile="cpu", imgsz=imgsz,
                                          integer_ops=False), meta)
-    symmetric = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme="sym",
-                                                                 float_head_classes=float_head))
+    symmetric = quantize_model(copy.deepcopy(model),
+                               with_family_float_head(QuantConfig(method="minmax", scheme="sym"), model))
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
     export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
     for scheme, profile, out in (("asym", "cpu", paths[4]), ("sym", "trt", paths[5])):

@@ -12,16 +12,13 @@ from common.cli import CliParser, image_size, run_cli
 from eval.bench import run_benchmark
 from eval.bench.__main__ import add_timing_arguments
 from tools.bench_models import build_models
-from yolo.configs import SCALES
-from yolo.families.yolov7_configs import MODELS as YOLOV7_MODELS
-
-ARCHS = [f"yolov5{scale}" for scale in SCALES] + list(YOLOV7_MODELS)
+from yolo.family import model_names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = CliParser(prog="python -m tools.cpu_speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--imgsz", nargs="+", type=image_size, default=[640, 256], help="input sizes of the models")
-    parser.add_argument("--arch", default="yolov5s", choices=ARCHS, help="architecture of the models")
+    parser.add_argument("--arch", default="yolov5s", choices=model_names(), help="architecture of the models")
     parser.add_argument("--model-root", type=Path, default=Path("runs/bench/models"))
     parser.add_argument("--rebuild", action="store_true", help="re-export the models")
     parser.add_argument("--anchors", action="store_true",

@@ -118,7 +118,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("yolo/assets/fixture.pt"))
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--model", default="yolov5n", help="model name of any family (yolov5n, yolov7, yolov7-tiny ...)")
+    parser.add_argument("--model", default="yolov5n",
+                        help="model name of any family (yolov5n, yolov7, yolov7-tiny ...)")
     parser.add_argument("--width", type=float, default=None, help="override the model's width_multiple")
     parser.add_argument("--depth", type=float, default=None, help="override the model's depth_multiple")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")

@@ -1,14 +1,16 @@
 """Load the checkpoints users have, for every registered family, without the upstream code on sys.path.
 
 Accepted:
-- `.pt` files released by ultralytics/yolov5 or WongKinYiu/yolov7 or written by their train.py: a pickled dict
-  whose `ema`/`model` entry is a `models.yolo.Model`/`DetectionModel` (often fp16) carrying its yaml. The pickle's
-  classes from the families' training packages (`models.*`, `utils.*`, ...) are replaced by inert stand-ins
+- `.pt` files released by ultralytics/yolov5 or WongKinYiu/yolov7 or written by their train.py, and those the
+  `ultralytics` package writes (YOLOv8, YOLO11): a pickled dict whose `ema`/`model` entry is a
+  `models.yolo.Model`/`DetectionModel` or `ultralytics.nn.tasks.DetectionModel` (often fp16) carrying its yaml.
+  The pickle's classes from the families' training packages (`models.*`, `utils.*`, ...) are replaced by inert stand-ins
   while loading; we keep only the yaml, names and state_dict and rebuild the network from our own modules, whose
   parameter names are the same. The family is recognised from the yaml (yolo.family), never from the file name;
 - this project's `{"format": "q-yolo-state-dict", "yaml", "names", "state_dict"}` (the fixture's format);
 - a plain state_dict, with its model yaml given as `cfg` (a dict, a yaml file, or a name like "yolov5s").
 """
+import copy
 import pickle
 import types
 from pathlib import Path
@@ -112,8 +114,8 @@ def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
     try:
         loaded = yaml_lib.safe_load(Path(text).read_text())
     except (OSError, yaml_lib.YAMLError) as exc:
-        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a model yaml or a name like yolov5s or "
-                         "yolov7-tiny") from None
+        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a model yaml or a name like yolov5s, "
+                         "yolov7-tiny or yolov8n") from None
     if not isinstance(loaded, dict) or "backbone" not in loaded or "head" not in loaded:
         raise QYoloError(f"model yaml {text} has no backbone/head lists; it is not a YOLO model yaml")
     return loaded
@@ -124,10 +126,19 @@ def _norm_eps(net: nn.Module) -> dict[str, float]:
     return {name: float(m.eps) for name, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
 
 
-def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], list[str] | None, dict[str, float]]:
-    """(yaml, state_dict, names, BatchNorm eps by name when the file records them) from any accepted layout."""
+def _activations(net: nn.Module) -> dict[str, nn.Module]:
+    """Activation modules by owner name: not state_dict entries either, and a release may change a block's default
+    (ultralytics 8.4 dropped the SiLU of SPPF.cv1; older checkpoints keep it)."""
+    return {name: m.act for name, m in net.named_modules()
+            if isinstance(getattr(m, "act", None), nn.Module) and type(m.act).__module__.startswith("torch.nn")}
+
+
+def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], list[str] | None, dict[str, float],
+                                                dict[str, nn.Module]]:
+    """(yaml, state_dict, names, BatchNorm eps and activations by name when the file records them) from any
+    accepted layout."""
     if isinstance(obj, dict) and obj.get("format") == "q-yolo-state-dict":
-        return obj["yaml"], obj["state_dict"], obj.get("names"), {}
+        return obj["yaml"], obj["state_dict"], obj.get("names"), {}, {}
     if is_artifact(obj):
         raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; give it as --artifact "
                          "(python -m export), or evaluate it with python -m eval --weights (fake quantization)")
@@ -139,11 +150,11 @@ def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], l
         names = getattr(net, "names", None)
         if isinstance(names, dict):
             names = [names[k] for k in sorted(names)]
-        return net.yaml, net.state_dict(), names, _norm_eps(net)
+        return net.yaml, net.state_dict(), names, _norm_eps(net), _activations(net)
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return _resolve_cfg(cfg, path), obj, None, {}
+        return _resolve_cfg(cfg, path), obj, None, {}, {}
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        return _resolve_cfg(cfg, path), obj["state_dict"], obj.get("names"), {}
+        return _resolve_cfg(cfg, path), obj["state_dict"], obj.get("names"), {}, {}
     kind = f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
     raise QYoloError(f"checkpoint {path} is {kind}: not a YOLO checkpoint (expected an upstream .pt with a "
                      "'model'/'ema' entry, a q-yolo state-dict file, or a plain state_dict plus --cfg)")
@@ -182,7 +193,7 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
     """An FP32 model in eval mode (deployment form when `fuse`), from any accepted checkpoint layout."""
     path = Path(path)
     obj = read_checkpoint(path)
-    model_cfg, state_dict, names, norm_eps = _unpack(obj, path, cfg)
+    model_cfg, state_dict, names, norm_eps, activations = _unpack(obj, path, cfg)
     model_cfg = dict(model_cfg)
     state_dict = {k: v.float() if v.dtype.is_floating_point else v for k, v in state_dict.items()
                   if not k.endswith("anchor_grid")}  # yolov5 before v6 and yolov7 save the anchor grid as a buffer
@@ -192,6 +203,8 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
     for name, module in model.named_modules():
         if name in norm_eps:
             module.eps = norm_eps[name]
+        if name in activations and isinstance(getattr(module, "act", None), nn.Module):
+            module.act = copy.deepcopy(activations[name])
     if not any(k.endswith((".bn.weight", ".running_mean")) for k in state_dict):
         if not fuse:
             raise QYoloError(f"checkpoint {path} was saved with BatchNorm already folded; load it with fuse=True")

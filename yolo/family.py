@@ -24,11 +24,14 @@ class HeadLayout:
 
     objectness: rows hold (cx, cy, w, h, objectness, nc class probabilities) when True, (cx, cy, w, h, nc class
         probabilities) when False. channels_first: the tensor is [B, C, N] (anchor-free heads) rather than [B, N, C].
+    nms_iou: the NMS IoU threshold of the validator these heads' training code scores with (yolov5/yolov7 val.py
+        0.6, the ultralytics package's validator 0.7), so FP32 AP here matches the number users know.
     """
 
     name: str
     objectness: bool
     channels_first: bool
+    nms_iou: float = 0.6
 
     @property
     def box_fields(self) -> int:
@@ -41,9 +44,27 @@ class HeadLayout:
     def num_classes(self, pred: torch.Tensor) -> int:
         return int(pred.shape[1 if self.channels_first else -1]) - self.box_fields
 
+    def fields(self, nc: int) -> list[str]:
+        return ["cx", "cy", "w", "h"] + (["objectness"] if self.objectness else []) + [f"class_{i}" for i in range(nc)]
 
-ANCHOR_OBJECTNESS = HeadLayout("anchor-objectness", objectness=True, channels_first=False)
-ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True)
+    def shape(self, batch, num_preds, nc) -> list:
+        """The output's shape as export metadata writes it (symbols where a size is not fixed)."""
+        channels = self.box_fields + nc if isinstance(nc, int) else f"{self.box_fields}+nc"
+        return [batch, channels, num_preds] if self.channels_first else [batch, num_preds, channels]
+
+
+ANCHOR_OBJECTNESS = HeadLayout("anchor-objectness", objectness=True, channels_first=False, nms_iou=0.6)
+ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True, nms_iou=0.7)
+HEAD_LAYOUTS = {layout.name: layout for layout in (ANCHOR_OBJECTNESS, ANCHOR_FREE)}
+
+
+def head_layout_named(name: str | None) -> HeadLayout:
+    """The layout an exported graph's metadata names; graphs written before layouts were recorded are YOLOv5's."""
+    if name is None:
+        return ANCHOR_OBJECTNESS
+    if name not in HEAD_LAYOUTS:
+        raise QYoloError(f"unknown head output layout {name!r} in the model's metadata; known: {sorted(HEAD_LAYOUTS)}")
+    return HEAD_LAYOUTS[name]
 
 
 def _anchor_head_nc(cfg: dict, state_dict: dict[str, torch.Tensor]) -> int:
@@ -66,6 +87,9 @@ class Family:
         Module behaviour); pickle_other_packages: packages whose classes are inert training state.
     configs: named yamls (e.g. "yolov7-tiny" -> its yaml dict) for plain state_dicts given with a name.
     infer_nc(cfg, state_dict): the class count a checkpoint's weights were trained for.
+    parse(cfg, ch, registry) -> (layers, saved indices): the family's yaml parser (None: yolo.model.parse_model).
+    float_modules(model) -> module-name globs kept in float by default, for heads whose float part is finer than
+        whole head modules (None: every conv of the float_head_classes stays float).
     """
 
     name: str
@@ -78,6 +102,8 @@ class Family:
     pickle_other_packages: tuple[str, ...] = ("utils", "__main__")
     configs: dict[str, Callable[[], dict]] = field(default_factory=dict)
     infer_nc: Callable[[dict, dict], int] = _anchor_head_nc
+    parse: Callable[..., Any] | None = None
+    float_modules: Callable[[nn.Module], tuple[str, ...]] | None = None
 
     @property
     def float_head_classes(self) -> tuple[str, ...]:
@@ -140,9 +166,22 @@ def family_of_model(model: nn.Module) -> Family:
     return family_of(getattr(model, "yaml", None), source=f"model {type(model).__name__}")
 
 
+def head_layout_of(model: nn.Module) -> HeadLayout:
+    """The output layout of `model`'s family; a module built elsewhere (no family, no yaml) is read as YOLOv5's."""
+    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
+        return ANCHOR_OBJECTNESS
+    return family_of_model(model).head_layout
+
+
 def build_model(cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
     """The model its yaml describes, built by the family that recognises the yaml (eval mode, training form)."""
     return family_of(cfg).build(cfg, ch=ch, nc=nc, names=names)
+
+
+def model_names() -> list[str]:
+    """Every model name a family knows (yolov5s, yolov7-tiny, yolov8n, ...), sorted."""
+    _load_families()
+    return sorted(name for family in FAMILIES.values() for name in family.configs)
 
 
 def named_config(name: str) -> dict | None:

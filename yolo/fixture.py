@@ -5,6 +5,8 @@ from yolo.synthetic import DEFAULT_ROOT, ensure_split
 
 FIXTURE_WEIGHTS = Path(__file__).resolve().parent / "assets" / "fixture.pt"
 FIXTURE_IMGSZ = 256
+# YOLOv8n (8 classes) trained on the same data by the ultralytics package; command in README.md.
+FIXTURE_YOLOV8N = Path(__file__).resolve().parent / "assets" / "fixture-yolov8n.pt"
 
 
 def fixture_val_data(root: str | Path = DEFAULT_ROOT, progress: bool = True) -> Path:

@@ -107,7 +107,7 @@ class DetectionModel(nn.Module):
             self.yaml["nc"] = nc
         family = family or family_of(self.yaml)
         self.family = family.name
-        self.model, self.save = parse_model(self.yaml, ch=[ch], registry=family.modules)
+        self.model, self.save = (family.parse or parse_model)(self.yaml, ch=[ch], registry=family.modules)
         nc = self.yaml["nc"]
         self.names = list(names) if names else list(self.yaml.get("names", [str(i) for i in range(nc)]))
         head = self.model[-1]

@@ -1,8 +1,9 @@
 """The one interface every inference backend implements, and the registry that creates them by name.
 
-A backend takes a letterboxed batch (float32 NCHW RGB in [0, 1]) and returns YOLOv5's decoded Detect output
-[B, N, 5+nc] (cx, cy, w, h in input pixels, objectness, class probabilities) as a numpy array, so the same
-NMS + COCO code scores every runtime. Backends are imported lazily: a machine without openvino or tensorrt can
+A backend takes a letterboxed batch (float32 NCHW RGB in [0, 1]) and returns the model's decoded head output as a
+numpy array, laid out as its `HeadLayout` says (YOLOv5/YOLOv7 [B, N, 5+nc], YOLOv8/YOLO11 [B, 4+nc, N]; boxes in
+input pixels, probabilities after the sigmoid), so the same NMS + COCO code scores every runtime. Backends are
+imported lazily: a machine without openvino or tensorrt can
 still use the others.
 """
 import importlib
@@ -12,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from common.errors import QYoloError
+from yolo.family import HeadLayout, head_layout_named
 
 
 @runtime_checkable
@@ -38,6 +40,14 @@ _INSTALL_HINTS = {
     "openvino": "pip install openvino",
     "tensorrt": "use the project's Docker image (make docker-build; see docs/gpu-workflow.md)",
 }
+
+
+def backend_layout(backend) -> HeadLayout:
+    """How `backend`'s output is laid out: its own `layout` (torch), else its ONNX metadata (qyolo.head_layout)."""
+    layout = getattr(backend, "layout", None)
+    if isinstance(layout, HeadLayout):
+        return layout
+    return head_layout_named((getattr(backend, "metadata", None) or {}).get("qyolo.head_layout"))
 
 
 def register_backend(name: str, target: str) -> None:

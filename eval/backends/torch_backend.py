@@ -7,6 +7,7 @@ import torch
 from common.errors import QYoloError
 from export.metadata import QUANT_KEYS
 from yolo.checkpoint import is_calibrated_artifact, load_model
+from yolo.family import head_layout_of
 
 
 def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -41,6 +42,7 @@ class TorchBackend:
         self.device = torch.device(device)
         self.model, self.quantization = load_torch_model(model_path, device=str(self.device))
         self.precision = precision_label(self.quantization)
+        self.layout = head_layout_of(self.model)
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -41,7 +41,8 @@ class TensorRTBackend:
         self.runner = TrtRunner(model_path, device=cuda_index(device), verbose=bool(options.get("verbose")))
         sidecar = self.runner.sidecar or {}
         self.precision = sidecar.get("precision", "unknown")
-        self.quantization = quantization(sidecar.get("onnx_metadata", {}))
+        self.metadata = sidecar.get("onnx_metadata", {})  # the source ONNX's: its qyolo.head_layout, quantization
+        self.quantization = quantization(self.metadata)
         height, width = self.runner.input_hw
         self.input_size = height if height == width else (height, width)
         self.max_batch = self.runner.max_batch

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from common.atomic import write_json_atomic
 from common.errors import QYoloError
-from eval.backends.base import create_backend
+from eval.backends.base import backend_layout, create_backend
 from eval.fidelity.compare import Thresholds, compare_outputs, judge
 from eval.fidelity.source import NOT_QUANTIZED, comparison_images, find_artifact
 
@@ -103,7 +103,7 @@ def check_backend(backend, artifact: str | Path, images: int = DEFAULT_IMAGES, d
         bad = int((~np.isfinite(deployed)).sum())
         figures, verdict, reasons = None, "fail", [f"{bad} non-finite values in the deployed model's output"]
     else:
-        figures = compare_outputs(reference, deployed)
+        figures = compare_outputs(reference, deployed, backend_layout(backend))
         verdict, reasons = judge(figures, thresholds)
     return {"verdict": verdict, "reasons": reasons, "figures": figures.to_dict() if figures else None,
             "backend": backend.name, "precision": backend.precision, "artifact": str(artifact),

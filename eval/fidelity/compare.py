@@ -1,7 +1,8 @@
 """Compare a deployed model's decoded outputs with its calibrated artifact's, as a detector user sees them.
 
-Both outputs are YOLOv5's decoded Detect tensor [B, N, 5+nc] (cx, cy, w, h in input pixels, objectness, class
-probabilities) computed on the same letterboxed images. Three views, each with a bound in `Thresholds`:
+Both outputs are the model's decoded head tensor, laid out as its yolo.family.HeadLayout says (YOLOv5/v7
+[B, N, 5+nc] with objectness, YOLOv8/11 [B, 4+nc, N] without), computed on the same letterboxed images. Three
+views, each with a bound in `Thresholds`:
 
 - detections after NMS at a deployment threshold (conf 0.25, IoU 0.45): each side's detections are looked for
   among the other side's (same class, IoU >= 0.5, one to one, greedy by score), found when the other side has them
@@ -18,13 +19,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from yolo.family import ANCHOR_OBJECTNESS, HeadLayout
 from yolo.nms import box_iou, non_max_suppression
 
 DEPLOY_CONF, DEPLOY_IOU, MATCH_IOU = 0.25, 0.45, 0.5
 # A detection at the deployment threshold counts as found when the other model has it at >= DEPLOY_CONF - MARGIN:
 # a score of 0.26 on one side and 0.24 on the other is the same detector output, not a missed object.
 MARGIN = 0.10
-EVAL_CONF, EVAL_IOU = 0.001, 0.6
+EVAL_CONF = 0.001  # with the layout's own validator IoU (HeadLayout.nms_iou)
 RELEVANT_SCORE = 0.01
 VERDICTS = ("pass", "warn", "fail")
 
@@ -108,19 +110,20 @@ def _match(reference: torch.Tensor, deployed: torch.Tensor) -> list[tuple[int, i
     return pairs
 
 
-def _scores(pred: torch.Tensor) -> torch.Tensor:
-    """Per-candidate, per-class confidence (objectness x class probability), as NMS ranks them."""
-    return pred[..., 5:] * pred[..., 4:5]
+def _scores(rows: torch.Tensor, layout: HeadLayout) -> torch.Tensor:
+    """Per-candidate, per-class confidence as NMS ranks it (objectness x class probability where there is one)."""
+    return rows[..., 5:] * rows[..., 4:5] if layout.objectness else rows[..., 4:]
 
 
-def compare_outputs(reference: np.ndarray, deployed: np.ndarray) -> Figures:
-    """Figures for two decoded [B, N, 5+nc] outputs of the same images (reference = the artifact in torch)."""
+def compare_outputs(reference: np.ndarray, deployed: np.ndarray, layout: HeadLayout = ANCHOR_OBJECTNESS) -> Figures:
+    """Figures for two decoded outputs of the same images laid out as `layout` (reference = the artifact in torch)."""
     ref = torch.from_numpy(np.asarray(reference, dtype=np.float32))
     dep = torch.from_numpy(np.asarray(deployed, dtype=np.float32))
-    if ref.shape != dep.shape or ref.dim() != 3 or ref.shape[-1] < 6:
-        raise ValueError(f"outputs to compare must both be [B, N, 5+nc]; got {tuple(ref.shape)} and {tuple(dep.shape)}")
-    ref_dets, dep_dets = (non_max_suppression(x, DEPLOY_CONF, DEPLOY_IOU) for x in (ref, dep))
-    ref_pool, dep_pool = (non_max_suppression(x, DEPLOY_CONF - MARGIN, DEPLOY_IOU) for x in (ref, dep))
+    if ref.shape != dep.shape or ref.dim() != 3 or layout.rows(ref).shape[-1] < layout.box_fields + 1:
+        raise ValueError(f"outputs to compare must both be {layout.name} head outputs "
+                         f"({layout.shape('B', 'N', 'nc')}); got {tuple(ref.shape)} and {tuple(dep.shape)}")
+    ref_dets, dep_dets = (non_max_suppression(x, DEPLOY_CONF, DEPLOY_IOU, layout=layout) for x in (ref, dep))
+    ref_pool, dep_pool = (non_max_suppression(x, DEPLOY_CONF - MARGIN, DEPLOY_IOU, layout=layout) for x in (ref, dep))
     matched, extra_matched, box_err, overlaps, score_err = 0, 0, [], [], []
     for r, d_pool, d, r_pool in zip(ref_dets, dep_pool, dep_dets, ref_pool):
         pairs = _match(r, d_pool)
@@ -134,11 +137,11 @@ def compare_outputs(reference: np.ndarray, deployed: np.ndarray) -> Figures:
     recall = matched / n_ref if n_ref else 1.0
     precision = extra_matched / n_dep if n_dep else 1.0
     f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-    ref_scores, dep_scores = _scores(ref), _scores(dep)
+    ref_scores, dep_scores = _scores(layout.rows(ref), layout), _scores(layout.rows(dep), layout)
     relevant = torch.maximum(ref_scores, dep_scores) >= RELEVANT_SCORE
     diffs = (ref_scores - dep_scores).abs()[relevant].double().numpy()
     def count(pred: torch.Tensor) -> int:
-        return sum(len(x) for x in non_max_suppression(pred, EVAL_CONF, EVAL_IOU))
+        return sum(len(x) for x in non_max_suppression(pred, EVAL_CONF, layout.nms_iou, layout=layout))
 
     def percentile(values: list[float], q: float, empty: float) -> float:
         return round(float(np.percentile(values, q)), 4) if values else empty

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from export_helpers import IMGSZ, calib_batches, numpy_batches, ort_run
 
 from calib import QuantConfig, collect_and_compute, quantize_model
 from calib.quant_modules import QuantConv2d, QuantMaxPool2d
 from export import ExportConfig, export_model
 from export.lint import lint_model
-from export_helpers import IMGSZ, calib_batches, numpy_batches, ort_run
 from yolo.checkpoint import load_model
 from yolo.family import family_of_model
 

@@ -20,8 +20,8 @@ def test_yolov5_yaml_is_recognised_and_built():
 
 def test_unknown_module_type_names_what_was_found():
     cfg = yolov5_cfg("n", nc=3)
-    cfg["backbone"][2] = [-1, 3, "C2f", [128, True]]
-    with pytest.raises(QYoloError, match=r"module type\(s\) \['C2f'\].*not supported"):
+    cfg["backbone"][2] = [-1, 3, "RepNCSPELAN4", [128, 64, 32, 1]]
+    with pytest.raises(QYoloError, match=r"module type\(s\) \['RepNCSPELAN4'\].*not supported"):
         family_of(cfg)
 
 

@@ -1,0 +1,176 @@
+"""YOLOv8 / YOLO11: parameter counts equal ultralytics', forward parity on checkpoints the ultralytics package wrote
+(tests/yolo/data/ultralytics, made by tools/ultralytics_refs.py with the version recorded there), loading without
+the package, family recognition and bad files."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from common.errors import QYoloError
+from yolo.checkpoint import load_model
+from yolo.family import ANCHOR_FREE, build_model, family_of, family_of_model, named_config
+from yolo.nms import non_max_suppression
+
+DATA = Path(__file__).parent / "data" / "ultralytics"
+REFS = torch.load(DATA / "reference_outputs.pt", weights_only=True)
+
+
+def test_references_record_their_ultralytics_version():
+    assert REFS["ultralytics_version"] == json.loads((DATA / "param_counts.json").read_text())["ultralytics_version"]
+
+
+@pytest.mark.parametrize("name", ["yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x",
+                                  "yolo11n", "yolo11s", "yolo11m", "yolo11l", "yolo11x"])
+def test_parameter_counts_equal_ultralytics(name):
+    expected = json.loads((DATA / "param_counts.json").read_text())["params"][name]
+    family = family_of(named_config(name))
+    with torch.device("meta"):  # counts only: no memory or init time for the large scales
+        layers, _ = family.parse(named_config(name), ch=[3], registry=family.modules)
+    assert sum(p.numel() for p in layers.parameters()) == expected
+
+
+def test_stock_counts_quoted_by_ultralytics():
+    counts = json.loads((DATA / "param_counts.json").read_text())["params"]
+    assert counts["yolov8n"] == 3_157_200 and counts["yolo11n"] == 2_624_080
+
+
+@pytest.mark.parametrize("arch", ["yolov8", "yolo11"])
+@pytest.mark.parametrize("fuse", [False, True])
+def test_forward_equals_ultralytics(arch, fuse):
+    model = load_model(DATA / f"{arch}-thin.pt", fuse=fuse)
+    assert family_of_model(model).name == arch
+    with torch.no_grad():
+        pred = model(REFS["image"])[0]
+    ref = REFS[f"{arch}_pred_fused" if fuse else f"{arch}_pred"]
+    assert pred.shape == ref.shape == (1, 4 + 8, 8 * 12 + 4 * 6 + 2 * 3)
+    diff = (pred - ref).abs().max().item()
+    print(f"{arch} fuse={fuse}: max abs diff {diff:.3g} (outputs up to {ref.abs().max().item():.3g})")
+    assert diff < 1e-4 * max(1.0, ref.abs().max().item())
+
+
+def test_loading_does_not_import_ultralytics():
+    code = ("import sys; from yolo.checkpoint import load_model; "
+            f"m = load_model({str(DATA / 'yolo11-thin.pt')!r}); "
+            "assert not any(k == 'ultralytics' or k.startswith('ultralytics.') for k in sys.modules), 'imported'; "
+            "print(type(m).__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "yolo.model"
+
+
+def test_families_recognised_from_the_yaml():
+    assert family_of(named_config("yolov8s")).name == "yolov8"
+    assert family_of(named_config("yolo11m")).name == "yolo11"
+    assert family_of(named_config("yolov5s")).name == "yolov5"
+    assert family_of(named_config("yolo11n")).head_layout is ANCHOR_FREE
+
+
+def test_scale_rules_of_the_parser():
+    """C3k2 takes C3k blocks at m/l/x only; YOLOv8's class branch is plain convs, YOLO11's depthwise."""
+    m11 = build_model(named_config("yolo11m"))
+    assert type(m11.model[2].m[0]).__name__ == "C3k"
+    n11 = build_model(named_config("yolo11n"))
+    assert type(n11.model[2].m[0]).__name__ == "Bottleneck" and type(n11.model[6].m[0]).__name__ == "C3k"
+    assert not n11.detect.legacy and build_model(named_config("yolov8n")).detect.legacy
+
+
+def test_head_layout_through_nms():
+    """[B, 4 + nc, N] rows: one box per anchor column, class scores without objectness."""
+    pred = torch.zeros(1, 4 + 3, 4)
+    pred[0, :4, 0] = torch.tensor([50.0, 50, 20, 20])
+    pred[0, 4 + 2, 0] = 0.9  # class 2
+    pred[0, :4, 1] = torch.tensor([52.0, 50, 20, 20])
+    pred[0, 4 + 2, 1] = 0.8  # overlaps the first (IoU 0.82 > 0.7): suppressed
+    pred[0, :4, 2] = torch.tensor([150.0, 150, 10, 10])
+    pred[0, 4 + 0, 2] = 0.5
+    out = non_max_suppression(pred, conf_thres=0.001, iou_thres=0.7, layout=ANCHOR_FREE)[0]
+    assert out.shape == (2, 6)
+    assert out[0].tolist() == pytest.approx([40, 40, 60, 60, 0.9, 2])
+    assert out[1].tolist() == pytest.approx([145, 145, 155, 155, 0.5, 0])
+
+
+def test_truncated_checkpoint_is_one_clear_error(tmp_path):
+    data = (DATA / "yolov8-thin.pt").read_bytes()
+    bad = tmp_path / "cut.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(QYoloError, match="truncated"):
+        load_model(bad)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "foreign"])
+def test_cli_bad_checkpoint_is_one_line_exit_2(kind, tmp_path):
+    """A cut ultralytics file, or a checkpoint of a family not supported (YOLOv10's yaml): one line, exit 2."""
+    bad = tmp_path / f"{kind}.pt"
+    if kind == "truncated":
+        data = (DATA / "yolo11-thin.pt").read_bytes()
+        bad.write_bytes(data[: len(data) * 2 // 3])
+    else:
+        cfg = {"nc": 80, "backbone": [[-1, 1, "Conv", [64, 3, 2]], [-1, 1, "SCDown", [128, 3, 2]]],
+               "head": [[[1], 1, "v10Detect", ["nc"]]]}
+        torch.save({"format": "q-yolo-state-dict", "yaml": cfg, "names": None, "state_dict": {}}, bad)
+    result = subprocess.run([sys.executable, "-m", "export", "--weights", str(bad), "--profile", "fp32",
+                             "--out", str(tmp_path / "x.onnx")], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(bad) in lines[0]
+    assert ("truncated" in lines[0]) if kind == "truncated" else ("SCDown" in lines[0] and "not supported" in lines[0])
+
+
+def test_trained_fixture_equals_ultralytics():
+    """The committed YOLOv8n fixture (an ultralytics trainer checkpoint, fp16 EMA) gives ultralytics' outputs."""
+    from yolo.fixture import FIXTURE_YOLOV8N
+
+    ref = torch.load(DATA / "fixture_outputs.pt", weights_only=True)
+    model = load_model(FIXTURE_YOLOV8N)
+    assert family_of_model(model).name == "yolov8" and model.names[:2] == ["circle", "square"]
+    with torch.no_grad():
+        pred = model(REFS["image"])[0]
+    diff = (pred - ref["pred"]).abs().max().item()
+    print(f"fixture: max abs diff {diff:.3g} (outputs up to {ref['pred'].abs().max().item():.3g})")
+    assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
+
+
+def test_pickled_activations_are_restored(tmp_path):
+    """A checkpoint from ultralytics < 8.4 keeps SiLU on SPPF.cv1 (8.4 dropped it): the loader takes the pickle's."""
+    import types
+
+    from torch import nn
+
+    from yolo.model import DetectionModel
+
+    torch.manual_seed(0)
+    model = build_model(named_config("yolov8n"), nc=3)
+    model.model[9].cv1.act = nn.SiLU()  # the older release's SPPF
+    fake = {name: types.ModuleType(name) for name in ("ultralytics", "ultralytics.nn", "ultralytics.nn.tasks",
+                                                       "ultralytics.nn.modules")}
+    renamed = {}
+    for m in model.modules():
+        cls = type(m)
+        if cls.__module__.startswith("yolo.") and cls not in renamed:
+            home = "ultralytics.nn.tasks" if cls is DetectionModel else "ultralytics.nn.modules"
+            renamed[cls] = type(cls.__name__, (cls,), {"__module__": home})
+            setattr(fake[home], cls.__name__, renamed[cls])
+    saved = {k: sys.modules.get(k) for k in fake}
+    sys.modules.update(fake)
+    try:
+        for m in model.modules():
+            if type(m) in renamed:
+                m.__class__ = renamed[type(m)]
+        torch.save({"model": model, "ema": None, "version": "8.3.0"}, tmp_path / "old.pt")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    loaded = load_model(tmp_path / "old.pt", fuse=False)
+    assert isinstance(loaded.model[9].cv1.act, nn.SiLU) and isinstance(loaded.model[12].cv1.act, nn.SiLU)
+    assert isinstance(build_model(named_config("yolov8n")).model[9].cv1.act, nn.Identity)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x)[0], model(x)[0], atol=1e-4)

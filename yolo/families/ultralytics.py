@@ -1,0 +1,161 @@
+"""YOLOv8 and YOLO11 as the `ultralytics` package builds them: their yamls (n/s/m/l/x scales), yaml parser and
+anchor-free head, registered as the families "yolov8" (C2f) and "yolo11" (C3k2 + C2PSA).
+
+The yaml rules follow the ultralytics parser: a yaml carries `scales: {n: [depth, width, max_channels], ...}` and
+the chosen `scale`; widths are min(c, max_channels) * width rounded up to a multiple of 8; C3k2 uses C3k blocks at
+scales m/l/x; the head's class branch is YOLOv8's plain convs unless the yaml uses C3k2 (YOLO11's depthwise
+branch). Checkpoints pickled by the package (`ultralytics.nn.tasks.DetectionModel`) load without it installed.
+"""
+import copy
+from functools import partial
+
+from torch import nn
+
+from common.errors import QYoloError
+from yolo.families import ultralytics_modules as um
+from yolo.family import ANCHOR_FREE, Family, register_family
+from yolo.fuse import fuse_modules
+from yolo.model import _resolve, _yaml_arg, make_divisible
+from yolo.module_registry import ModuleRegistry
+
+_V8_SCALES = {"n": [0.33, 0.25, 1024], "s": [0.33, 0.50, 1024], "m": [0.67, 0.75, 768], "l": [1.00, 1.00, 512],
+              "x": [1.00, 1.25, 512]}
+_V11_SCALES = {"n": [0.50, 0.25, 1024], "s": [0.50, 0.50, 1024], "m": [0.50, 1.00, 512], "l": [1.00, 1.00, 512],
+               "x": [1.00, 1.50, 512]}
+
+_V8 = {
+    "backbone": [[-1, 1, "Conv", [64, 3, 2]], [-1, 1, "Conv", [128, 3, 2]], [-1, 3, "C2f", [128, True]],
+                 [-1, 1, "Conv", [256, 3, 2]], [-1, 6, "C2f", [256, True]], [-1, 1, "Conv", [512, 3, 2]],
+                 [-1, 6, "C2f", [512, True]], [-1, 1, "Conv", [1024, 3, 2]], [-1, 3, "C2f", [1024, True]],
+                 [-1, 1, "SPPF", [1024, 5]]],
+    "head": [[-1, 1, "nn.Upsample", [None, 2, "nearest"]], [[-1, 6], 1, "Concat", [1]], [-1, 3, "C2f", [512]],
+             [-1, 1, "nn.Upsample", [None, 2, "nearest"]], [[-1, 4], 1, "Concat", [1]], [-1, 3, "C2f", [256]],
+             [-1, 1, "Conv", [256, 3, 2]], [[-1, 12], 1, "Concat", [1]], [-1, 3, "C2f", [512]],
+             [-1, 1, "Conv", [512, 3, 2]], [[-1, 9], 1, "Concat", [1]], [-1, 3, "C2f", [1024]],
+             [[15, 18, 21], 1, "Detect", ["nc"]]],
+}
+_V11 = {
+    "backbone": [[-1, 1, "Conv", [64, 3, 2]], [-1, 1, "Conv", [128, 3, 2]], [-1, 2, "C3k2", [256, False, 0.25]],
+                 [-1, 1, "Conv", [256, 3, 2]], [-1, 2, "C3k2", [512, False, 0.25]], [-1, 1, "Conv", [512, 3, 2]],
+                 [-1, 2, "C3k2", [512, True]], [-1, 1, "Conv", [1024, 3, 2]], [-1, 2, "C3k2", [1024, True]],
+                 [-1, 1, "SPPF", [1024, 5]], [-1, 2, "C2PSA", [1024]]],
+    "head": [[-1, 1, "nn.Upsample", [None, 2, "nearest"]], [[-1, 6], 1, "Concat", [1]], [-1, 2, "C3k2", [512, False]],
+             [-1, 1, "nn.Upsample", [None, 2, "nearest"]], [[-1, 4], 1, "Concat", [1]], [-1, 2, "C3k2", [256, False]],
+             [-1, 1, "Conv", [256, 3, 2]], [[-1, 13], 1, "Concat", [1]], [-1, 2, "C3k2", [512, False]],
+             [-1, 1, "Conv", [512, 3, 2]], [[-1, 10], 1, "Concat", [1]], [-1, 2, "C3k2", [1024, True]],
+             [[16, 19, 22], 1, "Detect", ["nc"]]],
+}
+
+
+def ultralytics_cfg(arch: str, scale: str = "n", nc: int = 80) -> dict:
+    """The yaml dict of ultralytics' yolov8.yaml (arch "yolov8") or yolo11.yaml ("yolo11") at `scale`."""
+    graphs = {"yolov8": (_V8, _V8_SCALES), "yolo11": (_V11, _V11_SCALES)}
+    if arch not in graphs:
+        raise ValueError(f"unknown ultralytics architecture {arch!r}; choose one of {sorted(graphs)}")
+    graph, scales = graphs[arch]
+    if scale not in scales:
+        raise ValueError(f"unknown {arch} scale {scale!r}; choose one of {sorted(scales)}")
+    return {"nc": nc, "scales": copy.deepcopy(scales), "scale": scale, **copy.deepcopy(graph)}
+
+
+def _multiples(cfg: dict) -> tuple[float, float, float, str | None]:
+    scales, scale = cfg.get("scales"), cfg.get("scale")
+    if scales:
+        scale = scale or next(iter(scales))
+        if scale not in scales:
+            raise QYoloError(f"model yaml asks for scale {scale!r}, which its scales {sorted(scales)} lack")
+        depth, width, max_channels = scales[scale]
+        return depth, width, max_channels, scale
+    return cfg.get("depth_multiple", 1.0), cfg.get("width_multiple", 1.0), float("inf"), scale
+
+
+def parse_ultralytics(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tuple[nn.Sequential, list[int]]:
+    """Layers of an ultralytics detection yaml and the indices whose outputs later layers read."""
+    if cfg.get("end2end") or cfg.get("activation"):
+        raise QYoloError("model yaml sets end2end or a custom activation; these ultralytics variants are not supported")
+    depth, width, max_channels, scale = _multiples(cfg)
+    nc, reg_max = cfg["nc"], cfg.get("reg_max", 16)
+    legacy = not any(str(layer[2]) == "C3k2" for layer in cfg["backbone"] + cfg["head"])
+    layers, save, c2 = [], [], ch[-1]
+    for i, (f, n, m, args) in enumerate(cfg["backbone"] + cfg["head"]):
+        spec = _resolve(registry, m, i)
+        args = [_yaml_arg(a, nc, None) for a in args]
+        n_ = max(round(n * depth), 1) if n > 1 else n
+        if spec.role in ("channels", "channels_repeat"):
+            c1, c2 = ch[f], make_divisible(min(args[0], max_channels) * width, 8)
+            args = [c1, c2, *args[1:]]
+            if spec.role == "channels_repeat":
+                args.insert(2, n_)
+                n_ = 1
+            if spec.cls is um.C3k2 and scale in ("m", "l", "x"):
+                args[3:4] = [True]
+        elif spec.role == "concat":
+            c2 = sum(ch[x] for x in f)
+        elif spec.role == "head":
+            args = [args[0], reg_max, legacy, [ch[x] for x in f]]
+        else:
+            c2 = ch[f]
+        module = nn.Sequential(*(spec.cls(*args) for _ in range(n_))) if n_ > 1 else spec.cls(*args)
+        module.i, module.f, module.type = i, f, str(m)
+        module.np = sum(p.numel() for p in module.parameters())
+        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
+        layers.append(module)
+        if i == 0:
+            ch = []
+        ch.append(c2)
+    return nn.Sequential(*layers), sorted(save)
+
+
+def _head_index(cfg: dict) -> int:
+    return len(cfg["backbone"]) + len(cfg["head"]) - 1
+
+
+def _infer_nc(cfg: dict, state_dict: dict) -> int:
+    """Class count from the first class-branch output conv (out channels = nc)."""
+    weight = state_dict.get(f"model.{_head_index(cfg)}.cv3.0.2.weight")
+    return int(weight.shape[0]) if weight is not None else int(cfg["nc"])
+
+
+def float_head_modules(model: nn.Module) -> tuple[str, ...]:
+    """Module-name globs kept in float by default: each branch's output conv and the DFL conv (not the branch's
+    3x3 convs, which quantize like the rest of the network)."""
+    h = _head_index(model.yaml)
+    return f"model.{h}.cv2.*.2", f"model.{h}.cv3.*.2", f"model.{h}.dfl.conv"
+
+
+def _registry(name: str, blocks: dict[str, tuple[type, str]]) -> ModuleRegistry:
+    registry = ModuleRegistry(name)
+    for key, (cls, role) in {"Conv": (um.Conv, "channels"), "SPPF": (um.SPPF, "channels"),
+                             "Concat": (um.Concat, "concat"), "nn.Upsample": (nn.Upsample, "same"),
+                             "Detect": (um.Detect, "head"), **blocks}.items():
+        registry.add(key, cls, role)
+    return registry
+
+
+def _build(family_name: str, cfg, ch=3, nc=None, names=None):
+    from yolo.model import DetectionModel
+
+    return DetectionModel(cfg, ch=ch, nc=nc, names=names, family=FAMILIES_BY_NAME[family_name])
+
+
+def _family(name: str, blocks: dict, signature: set[str]) -> Family:
+    return register_family(Family(
+        name=name,
+        modules=_registry(name, blocks),
+        signature=frozenset(signature),
+        build=partial(_build, name),
+        fuse=fuse_modules,
+        head_layout=ANCHOR_FREE,
+        pickle_module_packages=("ultralytics.nn",),
+        pickle_other_packages=("ultralytics",),
+        configs={f"{name}{s}": partial(ultralytics_cfg, name, s) for s in "nsmlx"},
+        infer_nc=_infer_nc,
+        parse=parse_ultralytics,
+        float_modules=float_head_modules,
+    ))
+
+
+FAMILIES_BY_NAME: dict[str, Family] = {}
+FAMILIES_BY_NAME["yolov8"] = YOLOV8 = _family("yolov8", {"C2f": (um.C2f, "channels_repeat")}, {"C2f"})
+FAMILIES_BY_NAME["yolo11"] = YOLO11 = _family("yolo11", {"C3k2": (um.C3k2, "channels_repeat"),
+                                                         "C2PSA": (um.C2PSA, "channels_repeat")}, {"C3k2", "C2PSA"})

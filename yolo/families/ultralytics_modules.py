@@ -1,0 +1,235 @@
+"""Building blocks of the `ultralytics` package's YOLOv8 and YOLO11 detectors, laid out so state_dict keys match.
+
+Conv and Concat are the same modules as YOLOv5's (yolo.modules); the rest is written here from the published
+architecture: C2f (v8), C3k2 / C3k and C2PSA with its attention block (11), SPPF, and the anchor-free Detect head
+with its DFL box decoding. Detect returns [B, 4 + nc, N] decoded rows (cx, cy, w, h, class probabilities).
+"""
+import math
+
+import torch
+from torch import nn
+
+from yolo.modules import Concat, Conv
+
+
+class Bottleneck(nn.Module):
+    """Two convs (kernel sizes k) with a residual add when the widths allow it."""
+
+    def __init__(self, c1: int, c2: int, shortcut: bool = True, g: int = 1, k: tuple = (3, 3), e: float = 0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, k[0], 1)
+        self.cv2 = Conv(c_, c2, k[1], 1, g=g)
+        self.add = shortcut and c1 == c2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.cv2(self.cv1(x))
+        return x + y if self.add else y
+
+
+class C2f(nn.Module):
+    """CSP block of YOLOv8: split in two halves, chain n bottlenecks on the second, concat every stage."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False, g: int = 1, e: float = 0.5):
+        super().__init__()
+        self.c = int(c2 * e)
+        self.cv1 = Conv(c1, 2 * self.c, 1, 1)
+        self.cv2 = Conv((2 + n) * self.c, c2, 1)
+        self.m = nn.ModuleList(Bottleneck(self.c, self.c, shortcut, g, k=(3, 3), e=1.0) for _ in range(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = list(self.cv1(x).chunk(2, 1))
+        for m in self.m:
+            y.append(m(y[-1]))
+        return self.cv2(torch.cat(y, 1))
+
+
+class C3k(nn.Module):
+    """YOLOv5-style C3 block whose bottlenecks use k x k convs on both sides (YOLO11's inner block at m/l/x)."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5, k: int = 3):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c1, c_, 1, 1)
+        self.cv3 = Conv(2 * c_, c2, 1)
+        self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut, g, k=(k, k), e=1.0) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
+
+
+class C3k2(C2f):
+    """YOLO11's C2f variant: its inner blocks are C3k (c3k=True) or plain half-width bottlenecks."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, c3k: bool = False, e: float = 0.5, g: int = 1,
+                 shortcut: bool = True):
+        super().__init__(c1, c2, n, shortcut, g, e)
+        self.m = nn.ModuleList(C3k(self.c, self.c, 2, shortcut, g) if c3k else Bottleneck(self.c, self.c, shortcut, g)
+                               for _ in range(n))
+
+
+class SPPF(nn.Module):
+    """Three chained k x k max pools on a halved width, concatenated. `cv1` has no activation since ultralytics
+    8.4; checkpoints from earlier releases carry their SiLU, which the checkpoint loader restores."""
+
+    def __init__(self, c1: int, c2: int, k: int = 5):
+        super().__init__()
+        c_ = c1 // 2
+        self.cv1 = Conv(c1, c_, 1, 1, act=False)
+        self.cv2 = Conv(c_ * 4, c2, 1, 1)
+        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = [self.cv1(x)]
+        for _ in range(3):
+            y.append(self.m(y[-1]))
+        return self.cv2(torch.cat(y, 1))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the H*W positions: one qkv 1x1 conv, two MatMuls and a Softmax, a depthwise
+    positional conv on v, and a 1x1 projection. The MatMuls are plain torch ops (float unless quantized apart)."""
+
+    def __init__(self, dim: int, num_heads: int = 8, attn_ratio: float = 0.5):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.key_dim = int(self.head_dim * attn_ratio)
+        self.scale = self.key_dim ** -0.5
+        self.qkv = Conv(dim, dim + 2 * self.key_dim * num_heads, 1, act=False)
+        self.proj = Conv(dim, dim, 1, act=False)
+        self.pe = Conv(dim, dim, 3, 1, g=dim, act=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(x).view(b, self.num_heads, 2 * self.key_dim + self.head_dim, h * w).split(
+            [self.key_dim, self.key_dim, self.head_dim], dim=2)
+        attn = self.attend(q * self.scale, k)
+        x = self.mix(v, attn).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        return self.proj(x)
+
+    @staticmethod
+    def attend(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Softmax over keys of q^T k, [B, heads, N, N]."""
+        return (q.transpose(-2, -1) @ k).softmax(dim=-1)
+
+    @staticmethod
+    def mix(v: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        return v @ attn.transpose(-2, -1)
+
+
+class PSABlock(nn.Module):
+    """Attention then a two-conv feed-forward, each with a residual add."""
+
+    def __init__(self, c: int, attn_ratio: float = 0.5, num_heads: int = 4, shortcut: bool = True):
+        super().__init__()
+        self.attn = Attention(c, attn_ratio=attn_ratio, num_heads=num_heads)
+        self.ffn = nn.Sequential(Conv(c, c * 2, 1), Conv(c * 2, c, 1, act=False))
+        self.add = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(x) if self.add else self.attn(x)
+        return x + self.ffn(x) if self.add else self.ffn(x)
+
+
+class C2PSA(nn.Module):
+    """YOLO11's attention stage: half the channels go through n PSA blocks, then both halves are fused."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, e: float = 0.5):
+        super().__init__()
+        if c1 != c2:
+            raise ValueError(f"C2PSA keeps its width: c1 ({c1}) must equal c2 ({c2})")
+        self.c = int(c1 * e)
+        self.cv1 = Conv(c1, 2 * self.c, 1, 1)
+        self.cv2 = Conv(2 * self.c, c1, 1)
+        self.m = nn.Sequential(*(PSABlock(self.c, attn_ratio=0.5, num_heads=max(self.c // 64, 1)) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.cv1(x).split((self.c, self.c), dim=1)
+        return self.cv2(torch.cat((a, self.m(b)), 1))
+
+
+class DWConv(Conv):
+    """Depthwise Conv (groups = gcd of the widths)."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, d: int = 1, act: bool = True):
+        super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
+
+
+class DFL(nn.Module):
+    """Distribution focal loss integral: softmax over reg_max bins, expectation by a fixed 1x1 conv (0..reg_max-1)."""
+
+    def __init__(self, c1: int = 16):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, 1, 1, bias=False).requires_grad_(False)
+        self.conv.weight.data[:] = torch.arange(c1, dtype=torch.float).view(1, c1, 1, 1)
+        self.c1 = c1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, a = x.shape
+        return self.conv(x.view(b, 4, self.c1, a).transpose(2, 1).softmax(1)).view(b, 4, a)
+
+
+def make_anchors(feats: list[torch.Tensor], strides: torch.Tensor, offset: float = 0.5):
+    """Cell-centre points (grid units) [N, 2] and their strides [N, 1] for the per-scale maps, row-major."""
+    points, stride_rows = [], []
+    for feat, stride in zip(feats, strides):
+        h, w = feat.shape[2:]
+        sy, sx = torch.meshgrid(torch.arange(h, dtype=feat.dtype, device=feat.device) + offset,
+                                torch.arange(w, dtype=feat.dtype, device=feat.device) + offset, indexing="ij")
+        points.append(torch.stack((sx, sy), -1).view(-1, 2))
+        stride_rows.append(torch.full((h * w, 1), float(stride), dtype=feat.dtype, device=feat.device))
+    return torch.cat(points), torch.cat(stride_rows)
+
+
+class Detect(nn.Module):
+    """Anchor-free head: per scale a box branch (cv2: 4 * reg_max DFL logits) and a class branch (cv3: nc logits).
+
+    legacy (YOLOv8): the class branch is two 3x3 Convs; otherwise (YOLO11) two depthwise 3x3 + 1x1 pairs.
+    The last nn.Conv2d of each branch is an output conv, and with the DFL conv it stays in float by default.
+    eval forward -> (pred [B, 4 + nc, N], per-scale maps); train forward -> per-scale maps [B, 4*reg_max + nc, h, w].
+    """
+
+    def __init__(self, nc: int = 80, reg_max: int = 16, legacy: bool = True, ch: tuple = ()):
+        super().__init__()
+        self.nc, self.nl, self.reg_max = nc, len(ch), reg_max
+        self.no = nc + 4 * reg_max
+        self.legacy = legacy
+        self.stride = torch.zeros(self.nl)
+        c2, c3 = max(16, ch[0] // 4, 4 * reg_max), max(ch[0], min(nc, 100))
+        self.cv2 = nn.ModuleList(nn.Sequential(Conv(x, c2, 3), Conv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1))
+                                 for x in ch)
+        if legacy:
+            self.cv3 = nn.ModuleList(nn.Sequential(Conv(x, c3, 3), Conv(c3, c3, 3), nn.Conv2d(c3, nc, 1)) for x in ch)
+        else:
+            self.cv3 = nn.ModuleList(nn.Sequential(nn.Sequential(DWConv(x, x, 3), Conv(x, c3, 1)),
+                                                   nn.Sequential(DWConv(c3, c3, 3), Conv(c3, c3, 1)),
+                                                   nn.Conv2d(c3, nc, 1)) for x in ch)
+        self.dfl = DFL(reg_max) if reg_max > 1 else nn.Identity()
+
+    def forward(self, x: list[torch.Tensor]):
+        maps = [torch.cat((self.cv2[i](x[i]), self.cv3[i](x[i])), 1) for i in range(self.nl)]
+        return maps if self.training else (self.decode(maps), maps)
+
+    def decode(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """Per-scale maps -> [B, 4 + nc, N]: DFL distances to xywh boxes in input pixels, sigmoid class scores."""
+        b = maps[0].shape[0]
+        flat = torch.cat([m.view(b, self.no, -1) for m in maps], 2)
+        box, cls = flat.split((4 * self.reg_max, self.nc), 1)
+        points, strides = (t.transpose(0, 1) for t in make_anchors(maps, self.stride))
+        lt, rb = self.dfl(box).chunk(2, 1)
+        x1y1, x2y2 = points - lt, points + rb
+        xywh = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+        return torch.cat((xywh, cls.sigmoid()), 1)
+
+    def bind_strides(self, strides: torch.Tensor) -> None:
+        """Strides from the model's probe forward, then ultralytics' bias priors (box 2.0; ~5 objects/640 image)."""
+        self.stride = strides
+        for a, b, s in zip(self.cv2, self.cv3, strides):
+            a[-1].bias.data[:] = 2.0
+            b[-1].bias.data[:self.nc] = math.log(5 / self.nc / (640 / float(s)) ** 2)
+
+
+__all__ = ["Bottleneck", "C2f", "C3k", "C3k2", "SPPF", "Attention", "PSABlock", "C2PSA", "DWConv", "DFL", "Detect",
+           "Conv", "Concat", "make_anchors"]
