@@ -81,16 +81,21 @@ def parse_model(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tuple[nn.
                 args[1] = [list(range(args[1] * 2))] * len(f)
         else:
             c2 = ch[f]
-        module = nn.Sequential(*(spec.cls(*args) for _ in range(n_))) if n_ > 1 else spec.cls(*args)
-        module.i, module.f = i, f
-        module.type = m if isinstance(m, str) else m.__name__
-        module.np = sum(p.numel() for p in module.parameters())
-        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
-        layers.append(module)
-        if i == 0:
-            ch = []
-        ch.append(c2)
+        ch = append_layer(layers, save, ch, i, f, m, n_, spec.cls, args, c2)
     return nn.Sequential(*layers), sorted(save)
+
+
+def append_layer(layers: list, save: list, ch: list[int], i: int, f, m, n: int, cls: type, args: list,
+                 c2: int) -> list[int]:
+    """Build yaml row `i` (`n` repeats of cls(*args)) with the attributes checkpoints and the forward pass read
+    (.i, .f, .type, .np), append it, note which earlier outputs it reads; returns the channel list after it."""
+    module = nn.Sequential(*(cls(*args) for _ in range(n))) if n > 1 else cls(*args)
+    module.i, module.f = i, f
+    module.type = m if isinstance(m, str) else m.__name__
+    module.np = sum(p.numel() for p in module.parameters())
+    save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
+    layers.append(module)
+    return [*([] if i == 0 else ch), c2]
 
 
 class DetectionModel(nn.Module):

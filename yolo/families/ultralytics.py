@@ -15,7 +15,7 @@ from common.errors import QYoloError
 from yolo.families import ultralytics_modules as um
 from yolo.family import ANCHOR_FREE, Family, register_family
 from yolo.fuse import fuse_modules
-from yolo.model import _resolve, _yaml_arg, make_divisible
+from yolo.model import _resolve, _yaml_arg, append_layer, make_divisible
 from yolo.module_registry import ModuleRegistry
 
 _V8_SCALES = {"n": [0.33, 0.25, 1024], "s": [0.33, 0.50, 1024], "m": [0.67, 0.75, 768], "l": [1.00, 1.00, 512],
@@ -95,14 +95,7 @@ def parse_ultralytics(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tup
             args = [args[0], reg_max, legacy, [ch[x] for x in f]]
         else:
             c2 = ch[f]
-        module = nn.Sequential(*(spec.cls(*args) for _ in range(n_))) if n_ > 1 else spec.cls(*args)
-        module.i, module.f, module.type = i, f, str(m)
-        module.np = sum(p.numel() for p in module.parameters())
-        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
-        layers.append(module)
-        if i == 0:
-            ch = []
-        ch.append(c2)
+        ch = append_layer(layers, save, ch, i, f, str(m), n_, spec.cls, args, c2)
     return nn.Sequential(*layers), sorted(save)
 
 
