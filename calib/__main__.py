@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
                         help="module-name glob kept in float (repeatable), e.g. 'model.9.*'")
     parser.add_argument("--quantize-first-conv", action="store_true", help="quantize the stem conv too")
-    parser.add_argument("--quantize-head", action="store_true", help="quantize the Detect output convs too")
+    parser.add_argument("--quantize-head", action="store_true",
+                        help="quantize the head output convs too (the family's Detect, IDetect, ...)")
     parser.add_argument("--percentile", type=float, default=99.99, help="for --method percentile")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")

@@ -5,7 +5,8 @@ calibrated artifact per bit width from ONE pass over the calibration images per 
 depend on the bit width), and `eval.evaluate` scores each artifact with the torch fake-quant backend.
 
 Rows (grid = activation grid; weights are per-output-channel symmetric absmax in every row, as in the paper; the
-stem conv and the Detect output convs stay in float):
+model family's default float layers stay in float: the stem conv and its head's output convs, e.g. YOLOv5's Detect
+or YOLOv7's IDetect ones; table.md names them):
     minmax       symmetric (int8-style, zero point 0): NVIDIA pytorch-quantization's MaxCalibrator, the toolkit
                  the paper's MinMax/Percentile baselines come from
     percentile   99.99th percentile of |x|, symmetric (NVIDIA HistogramCalibrator)
@@ -159,14 +160,24 @@ def _markdown(records: list[dict], checks: list[dict], settings: dict) -> str:
              f"Model `{settings['weights']}`, validation `{settings['data']}` ({settings['num_val_images']} images), "
              f"{settings['num_images']} calibration images from `{settings['calib_data']}`, imgsz {settings['imgsz']}. "
              "AP in percent (COCO AP@[.5:.95] and friends from pycocotools).", "",
-             "Grid = activation grid. Weights: symmetric per-output-channel absmax in every row. Stem conv and "
-             "Detect output convs in float. minmax/percentile/mse/entropy are symmetric, as NVIDIA's "
+             "Grid = activation grid. Weights: symmetric per-output-channel absmax in every row. In float: "
+             f"{settings['float_layers']}. minmax/percentile/mse/entropy are symmetric, as NVIDIA's "
              "pytorch-quantization (the toolkit of the paper's baselines) runs them; minmax-asym is an extra row.",
              "", format_markdown([_display(r) for r in records], LABEL_KEYS).rstrip(), ""]
     if checks:
         lines += ["## Checks", ""] + [f"- {'PASS' if c['passed'] else 'FAIL'}: {c['claim']} ({c['detail']})"
                                       for c in checks] + [""]
     return "\n".join(lines)
+
+
+def float_layers(weights: str | Path) -> str:
+    """The layers every row keeps in float, as the weights' model family names them."""
+    from yolo.checkpoint import load_model
+    from yolo.family import family_of_model
+
+    model = load_model(weights)
+    family = family_of_model(model)
+    return f"{family.float_layers(model)} ({family.name} family)"
 
 
 def run_table(cfg: TableConfig) -> list[dict]:
@@ -223,7 +234,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
     checks = done_checks(records)
     timings["total_s"] = round(time.perf_counter() - started, 2)
     settings = {"weights": _shown(probe.weights), "data": _shown(data), "calib_data": _shown(calib_data),
-                "num_images": probe.num_images, "imgsz": probe.imgsz, "device": cfg.device, "batch": cfg.batch,
+                "float_layers": float_layers(probe.weights), "num_images": probe.num_images, "imgsz": probe.imgsz,
+                "device": cfg.device, "batch": cfg.batch,
                 "threads": cfg.threads, "seed": cfg.seed, "methods": list(cfg.methods),
                 "bits": [list(b) for b in cfg.bits], "max_images": cfg.max_images, "num_val_images": num_val_images,
                 "rows": {label: dict(zip(("method", "scheme"), METHODS[label])) for label in cfg.methods}}
@@ -232,6 +244,7 @@ def run_table(cfg: TableConfig) -> list[dict]:
     write_json_atomic(cfg.out / "run.json", {"settings": settings, "checks": checks, "timings": timings,
                                              "command": " ".join(sys.argv), **cfg.extra})
     print(format_table([_display(r) for r in records], LABEL_KEYS))
+    print(f"in float in every row: {settings['float_layers']}")
     for check in checks:
         print(f"{'PASS' if check['passed'] else 'FAIL'}: {check['claim']} ({check['detail']})")
     print(f"{len(records)} rows in {timings['total_s']:.0f} s; wrote {cfg.out / 'table.json'}, "

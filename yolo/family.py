@@ -90,6 +90,7 @@ class Family:
     parse(cfg, ch, registry) -> (layers, saved indices): the family's yaml parser (None: yolo.model.parse_model).
     float_modules(model) -> module-name globs kept in float by default, for heads whose float part is finer than
         whole head modules (None: every conv of the float_head_classes stays float).
+    float_modules_text: those layers in words, for reports (with float_modules; None: named from the head classes).
     """
 
     name: str
@@ -104,10 +105,22 @@ class Family:
     infer_nc: Callable[[dict, dict], int] = _anchor_head_nc
     parse: Callable[..., Any] | None = None
     float_modules: Callable[[nn.Module], tuple[str, ...]] | None = None
+    float_modules_text: str | None = None
 
     @property
     def float_head_classes(self) -> tuple[str, ...]:
         return self.modules.class_names("head")
+
+    def float_layers(self, model: nn.Module | None = None) -> str:
+        """What stays in float by default, in words for reports ("stem conv and IDetect output convs"); with a
+        model, only the head classes it contains are named."""
+        if self.float_modules_text is not None:
+            return f"stem conv, {self.float_modules_text}"
+        heads = self.float_head_classes
+        if model is not None:
+            present = {type(m).__name__ for m in model.modules()}
+            heads = tuple(name for name in heads if name in present) or heads
+        return f"stem conv and {'/'.join(heads)} output convs"
 
     def recognises(self, cfg: dict) -> bool:
         names = yaml_module_names(cfg)

@@ -74,6 +74,7 @@ def test_tiny_sweep_end_to_end(tmp_path, capsys):
         [f"{n}.json" for n in ["minmax-sym-w8a8.pt", "minmax-sym-w4a4.pt", "uh-asym-w8a8.pt", "uh-asym-w4a4.pt"]])
     markdown = (out / "table.md").read_text()
     assert "| bits | method | grid | AP |" in markdown and "| 4-4 | uh-asym | asym |" in markdown
+    assert "In float: stem conv and Detect output convs (yolov5 family)." in markdown
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["num_val_images"] == 6 and run["settings"]["num_images"] == 4
     assert {c["claim"] for c in run["checks"]} >= {"W4A4 uh-asym beats minmax"}

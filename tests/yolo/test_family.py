@@ -18,6 +18,15 @@ def test_yolov5_yaml_is_recognised_and_built():
     assert named_config("no-such-model") is None
 
 
+def test_float_layers_are_named_per_family():
+    """Reports name the layers each family keeps in float; a model names only the head classes it holds."""
+    assert FAMILIES["yolov5"].float_layers() == "stem conv and Detect output convs"
+    assert FAMILIES["yolov7"].float_layers() == "stem conv and Detect/IDetect output convs"
+    tiny = build_model(dict(named_config("yolov7-tiny"), width_multiple=1 / 16))
+    assert FAMILIES["yolov7"].float_layers(tiny) == "stem conv and IDetect output convs"
+    assert FAMILIES["yolov8"].float_layers() == "stem conv, Detect branch output convs and DFL conv"
+
+
 def test_unknown_module_type_names_what_was_found():
     cfg = yolov5_cfg("n", nc=3)
     cfg["backbone"][2] = [-1, 3, "RepNCSPELAN4", [128, 64, 32, 1]]

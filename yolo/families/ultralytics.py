@@ -145,6 +145,7 @@ def _family(name: str, blocks: dict, signature: set[str]) -> Family:
         infer_nc=_infer_nc,
         parse=parse_ultralytics,
         float_modules=float_head_modules,
+        float_modules_text="Detect branch output convs and DFL conv",
     ))
 
 
