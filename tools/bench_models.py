@@ -89,7 +89,8 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
     collect_and_compute(symmetric, [torch.from_numpy(b) for b in batches], progress=False)
     export_model(symmetric, ExportConfig(out=paths[3], profile="trt", imgsz=imgsz), meta)
     for scheme, profile, out in (("asym", "cpu", paths[4]), ("sym", "trt", paths[5])):
-        stem = quantize_model(copy.deepcopy(model), QuantConfig(method="minmax", scheme=scheme, skip_first_conv=False))
+        stem = quantize_model(copy.deepcopy(model), with_family_float_head(
+            QuantConfig(method="minmax", scheme=scheme, skip_first_conv=False), model))
         collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
         export_model(stem, ExportConfig(out=out, profile=profile, imgsz=imgsz,
                                         integer_ops=False if profile == "cpu" else None), meta)
