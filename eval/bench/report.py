@@ -5,20 +5,31 @@ from common.atomic import atomic_path, write_json_atomic
 
 
 def add_speedups(records: list[dict]) -> None:
-    """speedup_vs_fp32 = FP32 median / this median, per backend and input size (None without an FP32 row)."""
+    """speedup_vs_fp32 = FP32 median / this median, per backend and input size, against the FP32 model of the same
+    folder where there is one (several architectures timed in one run), else any FP32 row (None without one)."""
     for record in records:
-        base = next((r for r in records if r["backend"] == record["backend"] and r["imgsz"] == record["imgsz"]
-                     and r["precision"] == "FP32"), None)
+        bases = [r for r in records if r["backend"] == record["backend"] and r["imgsz"] == record["imgsz"]
+                 and r["precision"] == "FP32"]
+        same_folder = [r for r in bases if Path(r["model"]).parent == Path(record["model"]).parent]
+        base = (same_folder or bases or [None])[0]
         record["speedup_vs_fp32"] = round(base["median_ms"] / record["median_ms"], 3) if base else None
 
 
+def _name(record: dict, records: list[dict]) -> str:
+    """The model's file stem, with its folder when the run timed models of several folders."""
+    if len({Path(r["model"]).parent for r in records}) > 1:
+        return f"{Path(record['model']).parent.name}/{record['variant']}"
+    return record["variant"]
+
+
 def table(records: list[dict]) -> str:
-    head = f"{'backend':9s} {'model':28s} {'precision':22s} {'imgsz':>5s} {'thr':>3s} {'median ms':>9s} " \
+    width = max([28] + [len(_name(r, records)) for r in records])
+    head = f"{'backend':9s} {'model':{width}s} {'precision':22s} {'imgsz':>5s} {'thr':>3s} {'median ms':>9s} " \
            f"{'p90 ms':>8s} {'p99 ms':>8s} {'img/s':>7s} {'x FP32':>6s}"
     lines = [head, "-" * len(head)]
     for r in records:
         speed = f"{r['speedup_vs_fp32']:.2f}" if r.get("speedup_vs_fp32") else "-"
-        lines.append(f"{r['backend']:9s} {r['variant'][:28]:28s} {r['precision'][:22]:22s} {r['imgsz']:5d} "
+        lines.append(f"{r['backend']:9s} {_name(r, records):{width}s} {r['precision'][:22]:22s} {r['imgsz']:5d} "
                      f"{r['threads']:3d} {r['median_ms']:9.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
                      f"{r['throughput_ips']:7.1f} {speed:>6s}")
     return "\n".join(lines)

@@ -56,3 +56,20 @@ def test_cpu_clock(tmp_path):
     assert meta["clock"] == "cpu" and records[0]["clock"] == "cpu" and records[0]["median_ms"] > 0
     with pytest.raises(QYoloError, match="clock must be one of"):
         run_benchmark([exported("fp32")], backends=("ort",), out=None, progress=False, clock="gpu")
+
+
+def test_speedups_pair_each_model_with_the_fp32_of_its_folder():
+    """Several architectures in one run: each INT8 row against its own folder's FP32 row; the table names folders."""
+    from eval.bench.report import add_speedups, table
+
+    def rec(model, precision, ms):
+        return {"backend": "ort", "model": model, "variant": model.split("/")[-1][:-5], "precision": precision,
+                "imgsz": 640, "threads": 2, "median_ms": ms, "p90_ms": ms, "p99_ms": ms, "throughput_ips": 1.0}
+
+    records = [rec("m/tiny-640/fp32.onnx", "FP32", 100.0), rec("m/tiny-640/int8.onnx", "INT8", 50.0),
+               rec("m/big-640/fp32.onnx", "FP32", 900.0), rec("m/big-640/int8.onnx", "INT8", 300.0),
+               rec("other/anchor.onnx", "INT8", 25.0)]
+    add_speedups(records)
+    assert [r["speedup_vs_fp32"] for r in records] == [1.0, 2.0, 1.0, 3.0, 4.0]  # no FP32 in its folder: the first
+    text = table(records)
+    assert "big-640/int8" in text and "tiny-640/fp32" in text
