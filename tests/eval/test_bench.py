@@ -73,3 +73,11 @@ def test_speedups_pair_each_model_with_the_fp32_of_its_folder():
     assert [r["speedup_vs_fp32"] for r in records] == [1.0, 2.0, 1.0, 3.0, 4.0]  # no FP32 in its folder: the first
     text = table(records)
     assert "big-640/int8" in text and "tiny-640/fp32" in text
+
+
+def test_openvino_bf16_is_its_own_speedup_group():
+    """openvino-bf16 rows are compared with the FP32 graph under the same precision hint, not with the f32 run."""
+    records, _ = run_benchmark([exported("fp32"), exported("trt")], backends=("openvino", "openvino-bf16"),
+                               threads=1, warmup=0, runs=2, rounds=1, out=None, progress=False)
+    assert [r["backend"] for r in records] == ["openvino", "openvino-bf16"] * 2
+    assert all(r["speedup_vs_fp32"] == 1.0 for r in records if r["precision"] == "FP32")
