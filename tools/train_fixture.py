@@ -9,7 +9,7 @@ thread scheduling makes the bits, not the accuracy, differ between machines.)
 
 The committed yolo/assets/fixture-yolov7-tiny.pt is yolov7-tiny's graph at width multiple 0.5 (LeakyReLU(0.1),
 IDetect head, 8 classes), the EMA checkpoint after all 20 epochs of its cosine schedule (seed 0, 256 px, 1 torch
-thread, about 2.4 minutes per epoch on 2 shared CPU cores):
+thread; 76 minutes on 2 heavily shared CPU cores, 2.3 minutes per epoch when the machine was quieter):
     .venv/bin/python -m tools.train_fixture --model yolov7-tiny --width 0.5 --epochs 20 --threads 1 \
         --out yolo/assets/fixture-yolov7-tiny.pt
 (It was written to runs/train/ by that command and copied here; 3.2 MB.)
