@@ -24,6 +24,9 @@ class QuantConfig:
         the P5 models and "model.33" in P6 ones, so a fixed name glob would be wrong for one of them.
     skip: extra fnmatch globs on module names (e.g. "model.9.*"); a matching Conv2d/MaxPool2d stays in float.
     quantize_maxpool: quantize nn.MaxPool2d inputs (YOLOv5's SPPF pools).
+    quantize_matmul: quantize both inputs of every common.matmul.MatMul module (YOLO11's attention: q^T k and
+        v attn^T), with the activation calibrator and grid. Off by default: the attention MatMuls and the Softmax
+        between them stay float (the Softmax is never quantized).
     """
 
     method: str = "uh"
@@ -37,6 +40,7 @@ class QuantConfig:
     float_head_classes: tuple[str, ...] = ("Detect",)
     skip: tuple[str, ...] = ()
     quantize_maxpool: bool = True
+    quantize_matmul: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in CALIBRATORS:
@@ -57,6 +61,9 @@ class QuantConfig:
         if not isinstance(self.start_bin, int) or not 0 <= self.start_bin < self.num_bins:
             raise ValueError(f"start_bin must be an integer in 0..num_bins-1 ({self.num_bins - 1}), "
                              f"got {self.start_bin!r}")
+        for field in ("skip_first_conv", "quantize_maxpool", "quantize_matmul"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
         # Lists from JSON or argparse become tuples so the config stays hashable and immutable.
         for field in ("skip", "float_head_classes"):
             value = getattr(self, field)
