@@ -156,5 +156,9 @@ def test_attention_matmul_option_puts_qdq_on_exactly_the_matmul_inputs(scheme, p
     boxes, scores = np.abs(got - expected)[:, :4], np.abs(got - expected)[:, 4:]
     # measured here: 6e-5 px and 1e-7; the bound leaves room for one level rounded the other way on another CPU
     assert boxes.max() < 0.25 and scores.max() < 2e-3, (boxes.max(), scores.max())
+    # the deployment defaults (placement rules; for cpu the integer-op completion) keep the MatMul inputs quantized
+    deployed = export_model(model, ExportConfig(out=tmp_path / "deployed.onnx", artifact=str(artifact),
+                                                profile=profile, imgsz=64, calib_data=calib_images), {})
+    assert _matmul_inputs(deployed) == ["DequantizeLinear"] * 4
     if profile == "trt":
-        assert not lint_model(graphs[True]).errors
+        assert not lint_model(deployed).errors
