@@ -173,19 +173,20 @@ def signed_histogram(display: UnilateralHistogramCalibrator, max_bins: int) -> d
 
 
 def clipped_fraction(display: UnilateralHistogramCalibrator, clip_low: float, clip_high: float) -> float:
-    """Share of the values outside [clip_low, clip_high], to the calibrator's fine bin (counted by bin centre).
+    """Share of the values in fine bins wholly outside [clip_low, clip_high]: a lower bound, exact where the clip is
+    a bin edge (percentile, entropy) and never counting the bin that holds the maximum for minmax.
 
-    From the fine histograms, not the display bins: SiLU piles values up at its minimum -0.2785, which is where UH's
-    lower bound sits, and a coarse bin's centre there would count them as clipped."""
+    From the calibrator's fine histograms, not the display bins: SiLU piles values up at its minimum -0.2785,
+    where UH's lower bound sits, and a coarse bin there would blur what is clipped."""
     positive, negative = display.positive, display.negative
     total = positive.total + negative.total
     if total == 0:
         return 0.0
     outside = 0.0
-    if positive.started:
-        outside += float(positive.counts[positive.centres() > clip_high].sum())
-    if negative.started:
-        outside += float(negative.counts[-negative.centres() < clip_low].sum())
+    if positive.started:  # bin i holds (i w, (i+1) w]: wholly above the clip when i w >= clip_high
+        outside += float(positive.counts[positive.edges()[:-1] >= clip_high].sum())
+    if negative.started:  # the same on |x| of the negative values
+        outside += float(negative.counts[negative.edges()[:-1] >= -clip_low].sum())
     return outside / total
 
 
