@@ -207,10 +207,13 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
         images = CalibrationImages(paths, calib.imgsz, calib.batch_size)
         log.info(f"collecting {len(cfg.variants)} methods' ranges on {len(names)} layers of {calib.weights} from "
                  f"{len(paths)} images of {source} at {calib.imgsz} px")
-        collect_layers(model, stats, images, progress=calib.progress)
-        if not images.used:
-            raise QYoloError(f"none of the {len(paths)} calibration images of {source} could be decoded; "
-                             "check the image folder")
+        try:
+            collect_layers(model, stats, images, progress=calib.progress)
+        except QYoloError:
+            if not images.used:
+                raise QYoloError(f"none of the {len(paths)} calibration images of {source} could be decoded; "
+                                 "check the image folder") from None
+            raise
         reports = [layer_report(stats[name], cfg.a_bits, cfg.display_bins) for name in names]
     finally:
         torch.set_num_threads(previous_threads)

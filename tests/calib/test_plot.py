@@ -196,3 +196,13 @@ def test_bad_input_is_one_line_exit_2(argv, message, calib_images, tmp_path, cap
     err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("INFO:")]
     assert code == 2 and len(err) == 1 and err[0].startswith("error:") and message in err[0], err
     assert not out.exists()
+
+
+def test_undecodable_images_are_one_line(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"broken{i}.jpg").write_bytes(b"not a jpeg")
+    code = run_cli(main, ["--data", str(folder), "--imgsz", "64", "--out", str(tmp_path / "r"), "--no-progress"])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1 and "none of the 2 calibration images" in err[0], err
