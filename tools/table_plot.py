@@ -1,8 +1,10 @@
 """python -m tools.table_plot: the Table 1 sweep's AP against bit width, one line per method, as a PNG.
 
     python -m tools.table_plot runs/table/table.json          # writes runs/table/ap_vs_bits.png
+    python -m tools.table_plot runs/a/table.json runs/b/table.json --out ap.png   # sweeps split over several runs
 
-`make table` (tools.table) draws it itself after the sweep; this CLI redraws it from a saved table.json.
+`make table` (tools.table) draws it itself after the sweep; this CLI redraws it from saved table.json files (rows of
+several runs are combined; the FP32 row and any repeated row are taken from the first table that has them).
 """
 import argparse
 import json
@@ -68,21 +70,30 @@ def plot_ap_vs_bits(records: Sequence[dict], path: str | Path, title: str = "") 
     return Path(path)
 
 
-def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.table_plot", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", type=Path, help="table.json written by python -m tools.table")
-    parser.add_argument("--out", type=Path, default=None, help=f"PNG path (default: {PNG_NAME} beside the table)")
-    args = parser.parse_args(argv)
+def read_table(path: Path) -> list[dict]:
     try:
-        records = json.loads(args.table.read_text())
+        records = json.loads(path.read_text())
         if not isinstance(records, list) or not all({"row", "method", "w_bits", "a_bits", "AP"} <= set(r)
                                                      for r in records):
             raise ValueError("not a list of table rows")
     except (OSError, ValueError, TypeError) as exc:
-        raise QYoloError(f"cannot read the table {args.table} ({exc}); give the table.json python -m tools.table "
+        raise QYoloError(f"cannot read the table {path} ({exc}); give the table.json python -m tools.table "
                          "wrote") from None
-    out = plot_ap_vs_bits(records, args.out or args.table.parent / PNG_NAME)
+    return records
+
+
+def main(argv=None) -> int:
+    parser = CliParser(prog="python -m tools.table_plot", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m tools.table")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"PNG path (default: {PNG_NAME} beside the first table)")
+    args = parser.parse_args(argv)
+    records = {}
+    for table in args.tables:
+        for record in read_table(table):
+            records.setdefault((record["row"], record["w_bits"], record["a_bits"]), record)
+    out = plot_ap_vs_bits(list(records.values()), args.out or args.tables[0].parent / PNG_NAME)
     print(f"wrote {out}")
     return 0
 

@@ -42,6 +42,19 @@ def test_cli_writes_a_png_beside_the_table(tmp_path, capsys):
     assert f"wrote {png}" in capsys.readouterr().out
 
 
+def test_rows_of_several_tables_are_combined(tmp_path, monkeypatch):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(RECORDS[:4]))  # fp32 and minmax
+    second.write_text(json.dumps([row("fp32", "fp32", 32, 32, 0.5), row("minmax", "minmax", 8, 8, 0.1)] + RECORDS[4:]))
+    drawn = []
+    monkeypatch.setattr(table_plot, "plot_ap_vs_bits", lambda records, path: drawn.append((records, path)) or path)
+    assert run_cli(table_plot.main, [str(first), str(second), "--out", str(tmp_path / "x.png")]) == 0
+    (records, path), = drawn
+    assert path == tmp_path / "x.png" and len(records) == len(RECORDS)
+    assert {(r["row"], r["w_bits"]): r["AP"] for r in records}[("fp32", 32)] == 0.786  # the first table's rows win
+    assert {(r["row"], r["w_bits"]): r["AP"] for r in records}[("minmax", 8)] == 0.782
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "cannot read the table"), ("{not json", "cannot read the table"), ("[1, 2]", "cannot read the table"),
     ('[{"row": "fp32", "method": "fp32", "w_bits": 32, "a_bits": 32, "AP": 0.7}]', "no quantized rows"),
