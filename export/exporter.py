@@ -5,7 +5,6 @@ rules -> [cpu: uint8 activations; integer ops for ONNX Runtime] -> metadata -> o
 JSON sidecar `<out>.json`.
 """
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,7 +15,7 @@ import onnx_graphsurgeon as gs
 import torch
 from torch import nn
 
-from common.atomic import check_output_file
+from common.atomic import check_output_file, temporary_folder
 from common.errors import QYoloError
 from common.log import get_logger
 from common.onnx_file import RECORD_KEY
@@ -167,7 +166,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     else:
         import contextlib
         context = contextlib.nullcontext()
-    with context, tempfile.TemporaryDirectory(prefix="qyolo-export-") as tmp:
+    with context, temporary_folder("qyolo-export-") as tmp:
         raw_path = export_torch(model, Path(tmp) / "raw.onnx", cfg.imgsz, cfg.batch, cfg.dynamic_batch, cfg.opset)
         raw = onnx.load(str(raw_path))
         num_preds = _num_preds(model, cfg.imgsz)
