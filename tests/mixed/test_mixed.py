@@ -83,6 +83,12 @@ def test_search_end_to_end(tiny_data, tmp_path, capsys):
     for name, quantizer in quantizers(model):
         assert quantizer.num_bits == (8 if name.rpartition(".")[0] in raised else 4), name
     assert "plan:" in capsys.readouterr().out
+    from eval import EvalConfig, evaluate
+
+    val = tiny_data[tiny_data.index("--val-data") + 1]
+    metrics = evaluate(EvalConfig(model=out / "mixed.pt", data=val, imgsz=64, batch=16, progress=False))
+    assert metrics["AP"] == plan["ap"]  # the artifact scores what the search scored
+    assert metrics["precision"].endswith("-mixed") == bool(raised)
 
 
 @pytest.mark.slow
