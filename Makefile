@@ -201,12 +201,14 @@ table: $(DATA_DEPS) | $(STAMP)
 
 # Per-layer sensitivity at W4A4 and the mixed-precision plan it implies (W4A4 with the most sensitive layers at
 # W8A8), on the current weights/data; the plan is exported and scored through ONNX Runtime (fidelity check first).
-# MIXED_PROFILE=trt calibrates symmetrically for TensorRT. SENS_AP_IMAGES: validation images the sensitivity's AP
-# uses (empty = all); the mixed search always scores on the whole validation set.
+# MIXED_PROFILE=trt calibrates symmetrically for TensorRT. SENS_AP_IMAGES / MIXED_AP_IMAGES: the first N validation
+# images the sensitivity's AP and the search's plans are scored on (empty = all); the chosen plan's ONNX Runtime AP
+# is always measured on the whole validation set.
 MIXED_PROFILE ?= cpu
 MIXED_SCHEME = $(if $(filter trt,$(MIXED_PROFILE)),sym,asym)
 SENS_TOP_K ?= 6
 SENS_AP_IMAGES ?= 200
+MIXED_AP_IMAGES ?= 200
 MIXED_TARGET_DROP ?= 3
 MIXED_MAX_SHARE ?= 0.25
 SENS_DIR = runs/sensitivity/$(MODEL)
@@ -224,7 +226,8 @@ $(SENS_DIR)/sensitivity.json: $(WEIGHTS) $(DATA_DEPS) | $(STAMP)
 
 $(MIXED_DIR)/mixed.pt: $(SENS_DIR)/sensitivity.json | $(STAMP)
 	$(PY) -m mixed $(ANALYSIS_ARGS) --low-bits 4-4 --high-bits 8-8 --ranking $< \
-		--target-drop $(MIXED_TARGET_DROP) --max-share $(MIXED_MAX_SHARE) --out $(MIXED_DIR)
+		--target-drop $(MIXED_TARGET_DROP) --max-share $(MIXED_MAX_SHARE) \
+		$(if $(MIXED_AP_IMAGES),--ap-images $(MIXED_AP_IMAGES)) --out $(MIXED_DIR)
 
 $(MIXED_DIR)/mixed-$(MIXED_PROFILE).onnx: $(MIXED_DIR)/mixed.pt | $(STAMP)
 	$(PY) -m export --artifact $< --profile $(MIXED_PROFILE) --imgsz $(IMGSZ) --dynamic-batch --out $@

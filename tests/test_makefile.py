@@ -128,7 +128,7 @@ def test_mixed_chains_sensitivity_search_export_and_ort_eval(weights):
                  "--ap-images 200"):
         assert part in lines[sens], (part, lines[sens])
     for part in ("--low-bits 4-4 --high-bits 8-8", "--ranking runs/sensitivity/fixture/sensitivity.json",
-                 "--target-drop 3", "--max-share 0.25", "--out runs/mixed/fixture"):
+                 "--target-drop 3", "--max-share 0.25", "--ap-images 200", "--out runs/mixed/fixture"):
         assert part in lines[search], (part, lines[search])
     assert "--artifact runs/mixed/fixture/mixed.pt --profile cpu" in lines[export]
     assert "--backend ort --model runs/mixed/fixture/mixed-cpu.onnx" in lines[score]
