@@ -174,11 +174,11 @@ bench-cpu-speed: | $(STAMP)
 
 # The runtimes' own quantizers as anchors: ONNX Runtime quantize_static (uint8 activations, per-channel int8
 # weights, MinMax) and NNCF quantize on the same FP32 graph, Detect head in float. Timed beside the project's graphs
-# in one interleaved run (YOLOv5s at 640, random weights), then profiled per operator kind; the AP target scores
-# them on the fixture next to the project's UH graphs.
+# in one interleaved run (YOLOv5s at 640, random weights; OpenVINO also at its bf16 default precision), then
+# profiled per operator kind; the AP target scores them on the fixture next to the project's UH graphs.
 bench-cpu-anchors: | $(BENCH_STAMP)
 	$(PY) -m tools.cpu_speed --anchors --imgsz 640 --runs 60 --rounds 6 --out runs/bench/latency-anchors.json \
-		--op-profile runs/bench/op-profile.json
+		--backends ort openvino openvino-bf16 --op-profile runs/bench/op-profile.json
 
 $(EXPORT_DIR)/ortstatic-w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval.bench.anchors --fp32 $< --which ortstatic-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \

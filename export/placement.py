@@ -5,7 +5,9 @@ chains on float tensors. Tensors are joined into scale groups (union-find):
 - every input of a Concat whose output is quantized joins the Concat output's group, and the Concat reads each
   input through a Q/DQ of that group (TensorRT then concatenates in int8);
 - the input and output of a MaxPool / nearest Resize / Upsample join one group when both are quantized (they
-  commute with quantization, so the quantizer after them keeps the scale of the one before);
+  commute with quantization, so the quantizer after them keeps the scale of the one before), and the op reads its
+  input through that group's Q/DQ: the runtime then resizes / pools int8 values instead of dequantizing first
+  (OpenVINO otherwise runs the upsample of YOLO's neck in float);
 - several quantizers on one tensor are one group and become one Q/DQ (ONNX Runtime fuses an op only when its
   output has a single Q; TensorRT fuses the Q into the producer only once).
 A group's range is the union of its members' ranges (no member clips more than it did), on the members' grid
@@ -130,11 +132,13 @@ class PlacementReport:
     add_edges: int = 0
     add_edges_skipped: int = 0
     merged_quantizers: int = 0
+    commuting_edges: int = 0
 
     def to_dict(self) -> dict:
         return {"groups": self.groups, "concat_input_qdq": self.concat_edges, "residual_add_input_qdq": self.add_edges,
                 "residual_add_skipped_below_8_bits": self.add_edges_skipped,
-                "duplicate_quantizers_merged": self.merged_quantizers}
+                "duplicate_quantizers_merged": self.merged_quantizers,
+                "maxpool_resize_input_qdq": self.commuting_edges}
 
 
 def _quantized_source(tensor) -> gs.Tensor | None:
@@ -305,6 +309,14 @@ def apply_placement(graph: gs.Graph, residual_add: bool = True) -> PlacementRepo
     for tensor, concat in concat_edges:
         read_through_quantizer(tensor, concat)
         report.concat_edges += 1
+    for node in list(graph.nodes):
+        # Exact: a nearest resize / max pool of values on one grid, re-quantized on that grid, is the same values.
+        source = node.inputs[0] if node.inputs else None
+        if (_is_commuting(node) and _computed(source) and _quantized_source(source) is None
+                and node.outputs[0].name in quantized and source.name in quantized
+                and groups.find(source.name) == groups.find(node.outputs[0].name)):
+            read_through_quantizer(source, node)
+            report.commuting_edges += 1
     for node in list(graph.nodes) if residual_add else []:
         if node.op != "Add" or len(node.inputs) != 2 or not all(_computed(t) for t in node.inputs):
             continue

@@ -10,12 +10,13 @@ from typing import Sequence
 
 from common.atomic import check_output_file
 from common.cli import CliParser, non_negative_int, positive_int, run_cli
-from eval.bench import BACKENDS, run_benchmark
+from eval.bench import BACKENDS, OPTIONAL_BACKENDS, run_benchmark
 
 
 def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every CPU latency run takes (also `python -m tools.cpu_speed`)."""
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS + OPTIONAL_BACKENDS,
+                        help="openvino-bf16: OpenVINO with bf16 float layers, its default on CPUs with bf16 units")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--warmup", type=non_negative_int, default=10)
     parser.add_argument("--runs", type=positive_int, default=50, help="timed runs per configuration")

@@ -21,16 +21,20 @@ from common.provenance import versions
 from eval.bench.report import add_speedups, plot, table, write_json
 
 BACKENDS = ("ort", "openvino")
+# openvino-bf16: OpenVINO with its own default precision on CPUs with bf16 units (AMX, AVX512-BF16), where it runs
+# float layers in bf16 unless told f32. Opt-in: what an FP32 model costs a user who never quantizes on such a CPU.
+OPTIONAL_BACKENDS = ("openvino-bf16",)
 
 
 def make_backend(kind: str, path: Path, threads: int):
     if kind == "ort":
         from eval.backends.ort_backend import OrtBackend
         return OrtBackend(path, threads=threads)
-    if kind == "openvino":
+    if kind in ("openvino", "openvino-bf16"):
         from eval.backends.openvino_backend import OpenVINOBackend
-        return OpenVINOBackend(path, threads=threads, static_batch=1)
-    raise QYoloError(f"eval.bench times CPU backends ({', '.join(BACKENDS)}); got {kind!r} "
+        return OpenVINOBackend(path, threads=threads, static_batch=1,
+                               precision_hint="bf16" if kind == "openvino-bf16" else "f32")
+    raise QYoloError(f"eval.bench times CPU backends ({', '.join(BACKENDS + OPTIONAL_BACKENDS)}); got {kind!r} "
                      f"(TensorRT engines: python -m engine bench)")
 
 
@@ -49,8 +53,8 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
     if runs < 1 or warmup < 0 or threads < 1:
         raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
     for kind in backends:
-        if kind not in BACKENDS:
-            raise QYoloError(f"unknown backend {kind!r}; eval.bench times {', '.join(BACKENDS)}")
+        if kind not in BACKENDS + OPTIONAL_BACKENDS:
+            raise QYoloError(f"unknown backend {kind!r}; eval.bench times {', '.join(BACKENDS + OPTIONAL_BACKENDS)}")
     plan = [(Path(m[0]), m[1]) if isinstance(m, tuple) else (Path(m), None) for m in models]
     configs = []
     for path, size in plan:

@@ -13,12 +13,12 @@ def add_speedups(records: list[dict]) -> None:
 
 
 def table(records: list[dict]) -> str:
-    head = f"{'backend':9s} {'model':28s} {'precision':22s} {'imgsz':>5s} {'thr':>3s} {'median ms':>9s} " \
+    head = f"{'backend':13s} {'model':28s} {'precision':22s} {'imgsz':>5s} {'thr':>3s} {'median ms':>9s} " \
            f"{'p90 ms':>8s} {'p99 ms':>8s} {'img/s':>7s} {'x FP32':>6s}"
     lines = [head, "-" * len(head)]
     for r in records:
         speed = f"{r['speedup_vs_fp32']:.2f}" if r.get("speedup_vs_fp32") else "-"
-        lines.append(f"{r['backend']:9s} {r['variant'][:28]:28s} {r['precision'][:22]:22s} {r['imgsz']:5d} "
+        lines.append(f"{r['backend']:13s} {r['variant'][:28]:28s} {r['precision'][:22]:22s} {r['imgsz']:5d} "
                      f"{r['threads']:3d} {r['median_ms']:9.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
                      f"{r['throughput_ips']:7.1f} {speed:>6s}")
     return "\n".join(lines)

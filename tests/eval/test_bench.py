@@ -56,3 +56,11 @@ def test_cpu_clock(tmp_path):
     assert meta["clock"] == "cpu" and records[0]["clock"] == "cpu" and records[0]["median_ms"] > 0
     with pytest.raises(QYoloError, match="clock must be one of"):
         run_benchmark([exported("fp32")], backends=("ort",), out=None, progress=False, clock="gpu")
+
+
+def test_openvino_bf16_is_its_own_speedup_group():
+    """openvino-bf16 rows are compared with the FP32 graph under the same precision hint, not with the f32 run."""
+    records, _ = run_benchmark([exported("fp32"), exported("trt")], backends=("openvino", "openvino-bf16"),
+                               threads=1, warmup=0, runs=2, rounds=1, out=None, progress=False)
+    assert [r["backend"] for r in records] == ["openvino", "openvino-bf16"] * 2
+    assert all(r["speedup_vs_fp32"] == 1.0 for r in records if r["precision"] == "FP32")

@@ -4,7 +4,7 @@ import onnx
 import onnx_graphsurgeon as gs
 import onnxruntime as ort
 import pytest
-from qdq_graphs import placement_sample
+from qdq_graphs import C, placement_sample
 
 from export.lint import lint_model
 from export.placement import apply_placement
@@ -83,3 +83,25 @@ def test_float_part_left_alone():
     placed, graph, report = _place(g.model("y"))
     assert report.concat_edges == 0 and report.add_edges == 0
     assert all(_dq_scale(t) is None for t in _node(graph, "decode_concat").inputs)
+
+
+def test_resize_reads_its_input_through_the_group_quantizer():
+    """A nearest Resize whose input and output are quantized reads the quantized values: same outputs, bit for bit,
+    and the runtime resizes int8 instead of float. A Resize whose input has no quantizer keeps its float input."""
+    from onnx import helper
+    from qdq_graphs import GraphBuilder
+
+    g = GraphBuilder()
+    t1 = g.conv(g.qdq("x", "in", 0.02), "conv1")
+    t2 = g.conv(g.qdq(t1, "branch", 0.1), "conv2")
+    scales = g.const("up_scales", np.array([1, 1, 2, 2], np.float32))
+    g.nodes.append(helper.make_node("Resize", [t1, "", scales], ["up1"], name="upsample1", mode="nearest"))
+    g.nodes.append(helper.make_node("Resize", [t2, "", scales], ["up2"], name="upsample2", mode="nearest"))
+    g.nodes.append(helper.make_node("Concat", ["up1", "up2"], ["cat"], name="concat", axis=1))
+    original = g.model(g.conv(g.qdq("cat", "cat_in", 0.1), "conv3", cin=2 * C))
+    placed, graph, report = _place(original)
+    assert report.commuting_edges == 1
+    assert _dq_scale(_node(graph, "upsample1").inputs[0]) == pytest.approx(0.1)
+    assert _dq_scale(_node(graph, "upsample2").inputs[0]) is None
+    x = np.random.default_rng(1).normal(0, 1, (1, C, 8, 8)).astype(np.float32)
+    assert np.array_equal(_run(original, x), _run(placed, x))
