@@ -7,7 +7,7 @@ SHOWN_IN_PNG = 20
 
 
 def _pct(value) -> str:
-    return "" if value is None else f"{100 * value:+.1f}" if value < 0 else f"{100 * value:.1f}"
+    return "" if value is None else f"{100 * value:.1f}"
 
 
 def format_table(report: dict, rows: int | None = None) -> str:
