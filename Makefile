@@ -94,7 +94,8 @@ ONNX = $(EXPORT_DIR)/$(TAG)-$(PROFILE).onnx
 # TensorRT runs symmetric int8 only: the engine always comes from the symmetric calibration.
 ENGINE = $(ENGINE_DIR)/$(METHOD)-sym-w$(WBITS)a$(ABITS)-trt.engine
 
-.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table docker-build docker-shell
+.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table ranges docker-build \
+	docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
 .SECONDARY:
 
@@ -234,6 +235,13 @@ $(MIXED_DIR)/mixed-$(MIXED_PROFILE).onnx: $(MIXED_DIR)/mixed.pt | $(STAMP)
 
 $(MIXED_DIR)/metrics-ort-$(MIXED_PROFILE).json: $(MIXED_DIR)/mixed-$(MIXED_PROFILE).onnx $(DATA_DEPS) | $(STAMP)
 	$(PY) -m eval --backend ort --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
+
+# The paper's Figure 1 for the current weights: three representative layers' activation histograms with the clipping
+# ranges of minmax, percentile, mse, entropy and UH at A8 and A4 (one calibration pass; PNG per layer, grid, JSON).
+# `make table` draws the same figures into runs/table/ranges.
+ranges: $(DATA_DEPS) | $(STAMP)
+	$(PY) -m calib.plot --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
+		--device $(DEVICE) --out runs/ranges/$(MODEL)
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
 # runs folders onto the same relative paths inside, so the targets above take the same arguments there.

@@ -28,6 +28,9 @@ class QuantConfig:
         a_bits) triples, one per quantized Conv2d/MaxPool2d named exactly (a MaxPool2d has no weights: its w_bits is
         ignored). Given as such triples, or as {name: {"w_bits": w, "a_bits": a}} (what to_dict writes and an
         artifact stores). Empty (the default, and every artifact written before mixed precision): uniform widths.
+    quantize_matmul: quantize both inputs of every common.matmul.MatMul module (YOLO11's attention: q^T k and
+        v attn^T), with the activation calibrator and grid. Off by default: the attention MatMuls and the Softmax
+        between them stay float (the Softmax is never quantized).
     """
 
     method: str = "uh"
@@ -42,6 +45,7 @@ class QuantConfig:
     skip: tuple[str, ...] = ()
     quantize_maxpool: bool = True
     layer_bits: tuple[tuple[str, int, int], ...] = ()
+    quantize_matmul: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in CALIBRATORS:
@@ -62,6 +66,9 @@ class QuantConfig:
         if not isinstance(self.start_bin, int) or not 0 <= self.start_bin < self.num_bins:
             raise ValueError(f"start_bin must be an integer in 0..num_bins-1 ({self.num_bins - 1}), "
                              f"got {self.start_bin!r}")
+        for field in ("skip_first_conv", "quantize_maxpool", "quantize_matmul"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
         # Lists from JSON or argparse become tuples so the config stays hashable and immutable.
         for field in ("skip", "float_head_classes"):
             value = getattr(self, field)

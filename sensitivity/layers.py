@@ -1,6 +1,7 @@
 """The quantized layers of a model and which of them quantize: the unit sensitivity and mixed precision work on.
 
-A layer is a module holding an `input_quantizer` (calib's QuantConv2d with its weight quantizer too, QuantMaxPool2d):
+A layer is a module holding an `input_quantizer` (calib's QuantConv2d with its weight quantizer too, QuantMaxPool2d,
+QuantMatMul with a quantizer on each input):
 its quantizers are switched together, so "layer L alone quantized" means L's input and weights on the grid and every
 other tensor in float.
 """
@@ -29,9 +30,9 @@ def quantized_layers(model: nn.Module) -> list[QuantizedLayer]:
         quantizer = getattr(module, "input_quantizer", None)
         if not isinstance(quantizer, TensorQuantizer):
             continue
-        weight = getattr(module, "weight_quantizer", None)
-        quantizers = (quantizer, weight) if isinstance(weight, TensorQuantizer) else (quantizer,)
-        kind = "conv" if isinstance(weight, TensorQuantizer) else "maxpool"
+        quantizers = tuple(child for child in module.children() if isinstance(child, TensorQuantizer))
+        kind = "conv" if isinstance(module, nn.Conv2d) else "maxpool" if isinstance(module, nn.MaxPool2d) \
+            else type(module).__name__.lower()
         layers.append(QuantizedLayer(name, kind, quantizers, sum(p.numel() for p in module.parameters(recurse=False))))
     return layers
 

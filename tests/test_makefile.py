@@ -112,6 +112,14 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
     assert ["-m export" in lines[0], "-m engine build" in lines[1]] == [True, True]
 
 
+def test_ranges_draws_the_current_weights(weights):
+    lines = make_n("ranges", f"WEIGHTS={weights}", "DEVICE=cpu", "IMGSZ=320")
+    (line,) = [cmd for cmd in lines if "-m calib.plot" in cmd]
+    for part in (f"--weights {weights}", "--data data/synthetic/calib", "--num-images 256", "--imgsz 320",
+                 "--device cpu", "--out runs/ranges/fixture"):
+        assert part in line, (part, line)
+
+
 def test_table_runs_the_table1_sweep(weights):
     (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
     for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
