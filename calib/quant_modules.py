@@ -13,8 +13,9 @@ from calib.tensor_quantizer import TensorQuantizer
 from common.matmul import MatMul
 
 
-def _activation_quantizer(config: QuantConfig, name: str) -> TensorQuantizer:
-    desc = config.activation_desc
+def _activation_quantizer(config: QuantConfig, layer: str, role: str = "input_quantizer") -> TensorQuantizer:
+    desc = config.activation_desc_for(layer)
+    name = f"{layer}.{role}"
     calibrator = make_calibrator(config.method, desc, name, num_bins=config.num_bins, start_bin=config.start_bin,
                                  percentile=config.percentile)  # each method takes the settings it uses
     return TensorQuantizer(desc, calibrator, name)
@@ -36,8 +37,8 @@ class QuantConv2d(nn.Conv2d):
         quant.bias = conv.bias
         quant.training = conv.training
         device = conv.weight.device
-        quant.input_quantizer = _activation_quantizer(config, f"{name}.input_quantizer").to(device)
-        weight_desc = config.weight_desc
+        quant.input_quantizer = _activation_quantizer(config, name).to(device)
+        weight_desc = config.weight_desc_for(name)
         weight_name = f"{name}.weight_quantizer"
         quant.weight_quantizer = TensorQuantizer(weight_desc, MinMaxCalibrator(weight_desc, weight_name),
                                                  weight_name).to(device)
@@ -63,7 +64,7 @@ class QuantMaxPool2d(nn.MaxPool2d):
                    device: torch.device | None = None) -> "QuantMaxPool2d":
         quant = cls(pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.return_indices, pool.ceil_mode)
         quant.training = pool.training
-        quant.input_quantizer = _activation_quantizer(config, f"{name}.input_quantizer").to(device or "cpu")
+        quant.input_quantizer = _activation_quantizer(config, name).to(device or "cpu")
         return quant
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,8 +83,8 @@ class QuantMatMul(MatMul):
                    device: torch.device | None = None) -> "QuantMatMul":
         quant = cls()
         quant.training = matmul.training
-        quant.input_quantizer = _activation_quantizer(config, f"{name}.input_quantizer").to(device or "cpu")
-        quant.other_quantizer = _activation_quantizer(config, f"{name}.other_quantizer").to(device or "cpu")
+        quant.input_quantizer = _activation_quantizer(config, name).to(device or "cpu")
+        quant.other_quantizer = _activation_quantizer(config, name, "other_quantizer").to(device or "cpu")
         return quant
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

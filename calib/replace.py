@@ -76,15 +76,26 @@ def quantize_model(model: nn.Module, config: QuantConfig | None = None) -> nn.Mo
         quantized = make(module, config, name)
         _set_submodule(model, name, quantized)
         replaced.append(name)
+    check_layer_bits(config, replaced)
     log = get_logger()
-    log.info("quantize_model: %d modules quantized (%s, %s, W%dA%d), %d kept in float%s", len(replaced),
-             config.method, config.scheme, config.w_bits, config.a_bits, len(kept),
+    mixed = f", {len(config.layer_bits)} layers at their own widths" if config.layer_bits else ""
+    log.info("quantize_model: %d modules quantized (%s, %s, W%dA%d%s), %d kept in float%s", len(replaced),
+             config.method, config.scheme, config.w_bits, config.a_bits, mixed, len(kept),
              (": " + ", ".join(kept)) if kept else "")
     if config.quantize_matmul and not any(type(m) is MatMul for m in modules.values()):
         log.warning("quantize_model: quantize_matmul is set but the model has no MatMul module (no attention)")
     if not replaced:
         log.warning("quantize_model: no Conv2d or MaxPool2d was quantized; check the skip rules")
     return model
+
+
+def check_layer_bits(config: QuantConfig, quantized_layers: list[str]) -> None:
+    """Every per-layer width must name a quantized module: a name that matches none is a typo, not a no-op."""
+    known = set(quantized_layers)
+    unknown = [name for name, _, _ in config.layer_bits if name not in known]
+    if unknown:
+        raise ValueError(f"layer_bits names {unknown[:3]} but no quantized Conv2d/MaxPool2d has that name; quantized "
+                         f"layers look like {', '.join(quantized_layers[:3])}")
 
 
 def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:

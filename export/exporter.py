@@ -44,10 +44,14 @@ def quant_summary(model: nn.Module) -> dict[str, Any]:
     weights = [q for name, q in found if name.endswith("weight_quantizer")]
     activations = [q for name, q in found if not name.endswith("weight_quantizer")]
     schemes = {"sym" if q.symmetric else "asym" for q in activations}
+    w_widths, a_widths = sorted({q.num_bits for q in weights}), sorted({q.num_bits for q in activations})
+    # A mixed-precision model is described by its lowest widths (what decides emulation, placement and integer
+    # ops: its narrow layers need the exact Q/DQ) and lists every width it uses.
     summary = {"quantizers": len(found), "activation_quantizers": len(activations),
-               "w_bits": max((q.num_bits for q in weights), default=None),
-               "a_bits": max((q.num_bits for q in activations), default=None),
+               "w_bits": w_widths[0] if w_widths else None, "a_bits": a_widths[0] if a_widths else None,
                "scheme": schemes.pop() if len(schemes) == 1 else ("mixed" if schemes else None)}
+    if len(w_widths) > 1 or len(a_widths) > 1:
+        summary["mixed"] = {"w_bits": w_widths, "a_bits": a_widths}
     methods = {q.calibrator.method for q in activations if q.calibrator is not None}
     summary["method"] = methods.pop() if len(methods) == 1 else None
     return summary
@@ -101,7 +105,7 @@ def _placement(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     if cfg.placement is not None:
         return bool(cfg.placement)
     if (quant.get("a_bits") or 8) < 8:
-        get_logger().info(f"A{quant['a_bits']} (emulated): placement rules off, Q/DQ exactly at the artifact's "
+        get_logger().info(f"A{quant['a_bits']} (emulated) layers: placement rules off, Q/DQ exactly at the artifact's "
                           f"quantizers so the graph reproduces the fake-quant accuracy; --placement forces them")
         return False
     return True
