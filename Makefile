@@ -94,7 +94,8 @@ ONNX = $(EXPORT_DIR)/$(TAG)-$(PROFILE).onnx
 # TensorRT runs symmetric int8 only: the engine always comes from the symmetric calibration.
 ENGINE = $(ENGINE_DIR)/$(METHOD)-sym-w$(WBITS)a$(ABITS)-trt.engine
 
-.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table docker-build docker-shell
+.PHONY: calibrate export engine bench bench-cpu-speed bench-cpu-anchors bench-anchors-ap table ranges docker-build \
+	docker-shell
 # Calibrated artifacts, ONNX files and engines are intermediate files of the chains below: keep them.
 .SECONDARY:
 
@@ -198,6 +199,49 @@ bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
 table: $(DATA_DEPS) | $(STAMP)
 	$(PY) -m tools.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
 		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
+
+# Per-layer sensitivity at W4A4 and the mixed-precision plan it implies (W4A4 with the most sensitive layers at
+# W8A8), on the current weights/data; the plan is exported and scored through ONNX Runtime (fidelity check first).
+# MIXED_PROFILE=trt calibrates symmetrically for TensorRT. SENS_AP_IMAGES / MIXED_AP_IMAGES: the first N validation
+# images the sensitivity's AP and the search's plans are scored on (empty = all); the chosen plan's ONNX Runtime AP
+# is always measured on the whole validation set.
+MIXED_PROFILE ?= cpu
+MIXED_SCHEME = $(if $(filter trt,$(MIXED_PROFILE)),sym,asym)
+SENS_TOP_K ?= 6
+SENS_AP_IMAGES ?= 200
+MIXED_AP_IMAGES ?= 200
+MIXED_TARGET_DROP ?= 3
+MIXED_MAX_SHARE ?= 0.25
+SENS_DIR = runs/sensitivity/$(MODEL)
+MIXED_DIR = runs/mixed/$(MODEL)
+ANALYSIS_ARGS = --weights $(WEIGHTS) --calib-data $(CALIB_SOURCE) --val-data $(VAL_ANN) --num-images $(CALIB_IMAGES) \
+	--imgsz $(IMGSZ) --method $(METHOD) --scheme $(MIXED_SCHEME) --device $(DEVICE)
+
+.PHONY: sensitivity mixed
+sensitivity: $(SENS_DIR)/sensitivity.json
+mixed: $(MIXED_DIR)/metrics-ort-$(MIXED_PROFILE).json
+
+$(SENS_DIR)/sensitivity.json: $(WEIGHTS) $(DATA_DEPS) | $(STAMP)
+	$(PY) -m sensitivity $(ANALYSIS_ARGS) --w-bits 4 --a-bits 4 --top-k $(SENS_TOP_K) \
+		$(if $(SENS_AP_IMAGES),--ap-images $(SENS_AP_IMAGES)) --out $(SENS_DIR)
+
+$(MIXED_DIR)/mixed.pt: $(SENS_DIR)/sensitivity.json | $(STAMP)
+	$(PY) -m mixed $(ANALYSIS_ARGS) --low-bits 4-4 --high-bits 8-8 --ranking $< \
+		--target-drop $(MIXED_TARGET_DROP) --max-share $(MIXED_MAX_SHARE) \
+		$(if $(MIXED_AP_IMAGES),--ap-images $(MIXED_AP_IMAGES)) --out $(MIXED_DIR)
+
+$(MIXED_DIR)/mixed-$(MIXED_PROFILE).onnx: $(MIXED_DIR)/mixed.pt | $(STAMP)
+	$(PY) -m export --artifact $< --profile $(MIXED_PROFILE) --imgsz $(IMGSZ) --dynamic-batch --out $@
+
+$(MIXED_DIR)/metrics-ort-$(MIXED_PROFILE).json: $(MIXED_DIR)/mixed-$(MIXED_PROFILE).onnx $(DATA_DEPS) | $(STAMP)
+	$(PY) -m eval --backend ort --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --out $@
+
+# The paper's Figure 1 for the current weights: three representative layers' activation histograms with the clipping
+# ranges of minmax, percentile, mse, entropy and UH at A8 and A4 (one calibration pass; PNG per layer, grid, JSON).
+# `make table` draws the same figures into runs/table/ranges.
+ranges: $(DATA_DEPS) | $(STAMP)
+	$(PY) -m calib.plot --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
+		--device $(DEVICE) --out runs/ranges/$(MODEL)
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
 # runs folders onto the same relative paths inside, so the targets above take the same arguments there.

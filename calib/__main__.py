@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quantize-first-conv", action="store_true", help="quantize the stem conv too")
     parser.add_argument("--quantize-head", action="store_true",
                         help="quantize the head output convs too (the family's Detect, IDetect, ...)")
+    parser.add_argument("--quantize-matmul", action="store_true",
+                        help="quantize the inputs of the attention MatMuls too (YOLO11's C2PSA; the Softmax stays "
+                             "float); default: they stay float")
     parser.add_argument("--percentile", type=float, default=99.99, help="for --method percentile")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
@@ -51,6 +54,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     quant = make_config(QuantConfig, method=args.method, scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits,
                         percentile=args.percentile, skip=tuple(args.skip), skip_first_conv=not args.quantize_first_conv,
+                        quantize_matmul=args.quantize_matmul,
                         float_head_classes=() if args.quantize_head else QuantConfig.float_head_classes)
     config = make_config(CalibConfig, quant=quant, weights=args.weights, cfg=args.cfg, data=args.data,
                          num_images=args.num_images, batch_size=args.batch_size, imgsz=args.imgsz, device=args.device,

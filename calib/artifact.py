@@ -162,6 +162,9 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     log.setLevel(max(level, logging.WARNING))  # the replacement summary was logged when the artifact was made
     try:
         quantize_model(model, quant_config)
+    except ValueError as exc:  # a per-layer width naming a layer this model does not quantize
+        raise QYoloError(f"calibrated artifact {path}: {exc}; it is damaged or was edited: re-run calibration") \
+            from None
     finally:
         log.setLevel(level)
     load_weights(model, payload["state_dict"], f"calibrated artifact {path}",

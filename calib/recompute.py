@@ -11,16 +11,20 @@ from torch import nn
 
 from calib.config import QuantConfig
 from calib.modes import quantizers
+from calib.replace import check_layer_bits
 from common.errors import QYoloError
 
 
 def recompute_ranges(model: nn.Module, config: QuantConfig) -> dict[str, dict]:
-    """Set every quantizer of the calibrated `model` to config.w_bits / config.a_bits and recompute its range
-    from the statistics its calibrator still holds. config.method and config.scheme must be those the model was
-    calibrated with (a different method or grid needs different statistics). Returns {name: describe()}."""
+    """Set every quantizer of the calibrated `model` to its widths in `config` (config.w_bits / config.a_bits, or
+    the layer's config.layer_bits entry) and recompute its range from the statistics its calibrator still holds.
+    config.method and config.scheme must be those the model was calibrated with (a different method or grid needs
+    different statistics). Returns {name: describe()}."""
     named = list(quantizers(model))
     if not named:
         raise QYoloError("the model has no quantizers; call calib.quantize_model and calibrate it first")
+    check_layer_bits(config, sorted({name.rpartition(".")[0] for name, _ in named}))
+    owner_names = {id(m): name for name, m in model.named_modules()}
     weight_owners = [m for m in model.modules() if hasattr(m, "calibrate_weight") and hasattr(m, "weight_quantizer")]
     weight_ids = {id(m.weight_quantizer) for m in weight_owners}
     activations = [(name, q) for name, q in named if id(q) not in weight_ids]
@@ -34,10 +38,14 @@ def recompute_ranges(model: nn.Module, config: QuantConfig) -> dict[str, dict]:
             raise ValueError(f"layer {name} was calibrated with {calibrator.method}/"
                              f"{'sym' if quantizer.symmetric else 'asym'}; recompute_ranges changes bit widths "
                              f"only, not to {config.method}/{config.scheme}")
-    for _, quantizer in activations:
-        quantizer.desc = dataclasses.replace(quantizer.desc, num_bits=config.a_bits)
-        quantizer.compute_range()
+    for name, quantizer in activations:
+        a_bits = config.bits_for(name.rpartition(".")[0])[1]
+        if quantizer.num_bits != a_bits or not quantizer.is_calibrated:
+            quantizer.desc = dataclasses.replace(quantizer.desc, num_bits=a_bits)
+            quantizer.compute_range()
     for owner in weight_owners:
-        owner.weight_quantizer.desc = dataclasses.replace(owner.weight_quantizer.desc, num_bits=config.w_bits)
-        owner.calibrate_weight()
+        w_bits = config.bits_for(owner_names[id(owner)])[0]
+        if owner.weight_quantizer.num_bits != w_bits or not owner.weight_quantizer.is_calibrated:
+            owner.weight_quantizer.desc = dataclasses.replace(owner.weight_quantizer.desc, num_bits=w_bits)
+            owner.calibrate_weight()
     return {name: quantizer.describe() for name, quantizer in named}

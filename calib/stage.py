@@ -153,7 +153,20 @@ def _check_skip_globs(model: torch.nn.Module, config: CalibConfig) -> None:
                              f"{examples}... (e.g. --skip 'model.9.*')")
 
 
-def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[Path]) -> list[Path]:
+@dataclass
+class CalibrationPass:
+    """A model calibrated on images, its calibrators still holding their statistics: ranges for other bit widths or
+    another per-layer plan come from `calib.recompute_ranges` without the images. `quant` is the config it was
+    quantized with (the family's float head filled in); `meta` what an artifact records of the pass."""
+
+    model: torch.nn.Module
+    quant: QuantConfig
+    meta: dict[str, Any]
+    timings: dict[str, float]
+
+
+def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> CalibrationPass:
+    """Load config.weights fused, quantize it with `quant` (default config.quant), calibrate it on config.data."""
     from yolo.checkpoint import load_model
 
     log = get_logger()
@@ -165,21 +178,24 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
         from yolo.fixture import fixture_calib_images
 
         source = fixture_calib_images(progress=config.progress)
-    for out in out_paths:  # before the work, not after it
-        check_output_file(out)
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
     loaded = time.perf_counter()
+    quant = quant or config.quant
     # A float head asked for (the default; --quantize-head empties it) is the model family's own float head.
-    quant_configs = [with_family_float_head(q, model) if q.float_head_classes else q for q in quant_configs]
+    if quant.float_head_classes:
+        quant = with_family_float_head(quant, model)
     _check_skip_globs(model, config)
-    quantize_model(model, quant_configs[0])
+    try:
+        quantize_model(model, quant)
+    except ValueError as exc:  # a per-layer width naming no quantized layer
+        raise QYoloError(f"{config.weights}: {exc}") from None
     if not any(True for _ in quantizers(model)):
         rules = ", ".join(f"--skip {p!r}" for p in config.quant.skip) or "the default skips"
         raise QYoloError(f"nothing left to quantize in {config.weights}: with {rules}, every Conv2d/MaxPool2d stays in "
                          "float; narrow --skip")
     images = CalibrationImages(paths, config.imgsz, config.batch_size)
-    log.info(f"calibrating {config.weights} with {config.quant.method}/{config.quant.scheme} on {len(paths)} images of "
+    log.info(f"calibrating {config.weights} with {quant.method}/{quant.scheme} on {len(paths)} images of "
              f"{source} at {config.imgsz} px, batch {config.batch_size}, {config.device}, "
              f"{torch.get_num_threads()} thread(s)")
     try:
@@ -191,9 +207,9 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
         raise
     collected = time.perf_counter()
     source = Path(source).resolve()  # absolute: the export of the cpu profile re-reads them from anywhere
-    shared = {"load_model_s": loaded - started, "images_s": images.load_seconds,
-              "collect_s": collected - loaded - images.load_seconds}
-    common_meta = {
+    timings = {"load_model_s": loaded - started, "images_s": images.load_seconds,
+               "collect_s": collected - loaded - images.load_seconds, "calibration_s": collected - started}
+    meta = {
         "imgsz": config.imgsz, "data": str(source),
         "calibration": {"data": str(source), "num_images_asked": config.num_images, "num_images": len(images.used),
                         "images": [str(Path(p).resolve()) for p in images.used],
@@ -202,15 +218,27 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
                         "threads": torch.get_num_threads(), "config": config.to_dict()},
         "source": {"weights": str(config.weights), "sha256": file_sha256(config.weights)},
     }
+    return CalibrationPass(model, quant, meta, timings)
+
+
+def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[Path]) -> list[Path]:
+    log = get_logger()
+    for out in out_paths:  # before the work, not after it
+        check_output_file(out)
+    calibrated = run_calibration(config, quant_configs[0])
+    model, shared = calibrated.model, calibrated.timings
     written = []
     for index, (quant_config, out) in enumerate(zip(quant_configs, out_paths)):
+        quant_config = dataclasses.replace(calibrated.quant, w_bits=quant_config.w_bits, a_bits=quant_config.a_bits,
+                                           layer_bits=quant_config.layer_bits)
         step = time.perf_counter()
         if index:  # the first width's ranges came with the collection pass
             recompute_ranges(model, quant_config)
         computed = time.perf_counter()
-        timings = {**shared, "recompute_s": computed - step, "total_s": collected - started + computed - step}
-        save_artifact(out, model, quant_config, {**common_meta, "timings": timings})
-        log.info(f"wrote {out} (W{quant_config.w_bits}A{quant_config.a_bits}, {len(images.used)} images, "
-                 f"{timings['total_s']:.1f} s)")
+        timings = {key: value for key, value in shared.items() if key != "calibration_s"}
+        timings.update(recompute_s=computed - step, total_s=shared["calibration_s"] + computed - step)
+        save_artifact(out, model, quant_config, {**calibrated.meta, "timings": timings})
+        log.info(f"wrote {out} (W{quant_config.w_bits}A{quant_config.a_bits}, "
+                 f"{calibrated.meta['calibration']['num_images']} images, {timings['total_s']:.1f} s)")
         written.append(out)
     return written

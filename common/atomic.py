@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -104,6 +105,37 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_interrupts():
+    """Block Ctrl-C/SIGTERM in this thread (returns the mask to restore): between creating a temporary file and
+    arming its cleanup, an interrupt would otherwise leave the file behind."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS) if hasattr(signal, "pthread_sigmask") else None
+
+
+def _release_interrupts(previous) -> None:
+    """Restore the mask: an interrupt that came meanwhile is raised now, at the caller's line."""
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder removed on exit, also when Ctrl-C or SIGTERM lands while it is being created."""
+    held = _hold_interrupts()
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+    except BaseException:
+        _release_interrupts(held)
+        raise
+    try:
+        _release_interrupts(held)  # inside the try: a pending interrupt raises where the cleanup catches it
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on failure removed."""
@@ -111,14 +143,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     _prepare_dir(target)
     if target.is_dir():
         raise QYoloError(f"{target} is an existing folder; give a file path to write")
+    held = _hold_interrupts()
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
     except OSError as exc:
+        _release_interrupts(held)
         raise QYoloError(f"cannot create a file in {target.parent} ({exc.strerror or exc}); choose a writable path") \
             from None
-    os.close(fd)
+    except BaseException:
+        _release_interrupts(held)
+        raise
     tmp = Path(tmp_name)
     try:
+        _release_interrupts(held)  # inside the try: a pending interrupt raises where the cleanup catches it
         os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
         with open(tmp, "rb+") as handle:

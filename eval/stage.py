@@ -127,8 +127,12 @@ def check_deployed(backend, cfg: EvalConfig) -> dict | None:
     return report
 
 
-def evaluate(cfg: EvalConfig) -> dict:
-    """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out."""
+def evaluate(cfg: EvalConfig, backend=None) -> dict:
+    """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out.
+
+    `backend`: an open backend to score instead of opening cfg.backend on cfg.model (e.g.
+    TorchBackend.from_model on a model in memory; cfg.model then only labels the run). It is left open.
+    """
     metrics_path, _ = output_paths(cfg.out)
     if metrics_path is not None and Path(cfg.out).suffix == ".json":  # checked before the work, not after it
         check_output_file(metrics_path)
@@ -136,7 +140,9 @@ def evaluate(cfg: EvalConfig) -> dict:
         check_output_dir(cfg.out)
     dataset = open_dataset(cfg.data)
     t0 = time.perf_counter()
-    backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
+    given = backend is not None
+    if not given:
+        backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
     fixed = backend.input_size
     if fixed is not None and fixed != cfg.imgsz:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
@@ -145,7 +151,8 @@ def evaluate(cfg: EvalConfig) -> dict:
         fidelity = check_deployed(backend, cfg) if cfg.fidelity else None
         results, scored, skipped = run_backend(backend, dataset, cfg)
     finally:
-        backend.close()
+        if not given:
+            backend.close()
     if not scored:
         raise QYoloError(f"no image of {cfg.data} could be decoded; check the image folder")
     metrics_path, detections_path = output_paths(cfg.out)

@@ -5,7 +5,6 @@ rules -> [cpu: uint8 activations; integer ops for ONNX Runtime] -> metadata -> o
 JSON sidecar `<out>.json`.
 """
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,7 +15,7 @@ import onnx_graphsurgeon as gs
 import torch
 from torch import nn
 
-from common.atomic import check_output_file
+from common.atomic import check_output_file, temporary_folder
 from common.errors import QYoloError
 from common.log import get_logger
 from common.onnx_file import RECORD_KEY
@@ -45,10 +44,14 @@ def quant_summary(model: nn.Module) -> dict[str, Any]:
     weights = [q for name, q in found if name.endswith("weight_quantizer")]
     activations = [q for name, q in found if not name.endswith("weight_quantizer")]
     schemes = {"sym" if q.symmetric else "asym" for q in activations}
+    w_widths, a_widths = sorted({q.num_bits for q in weights}), sorted({q.num_bits for q in activations})
+    # A mixed-precision model is described by its lowest widths (what decides emulation, placement and integer
+    # ops: its narrow layers need the exact Q/DQ) and lists every width it uses.
     summary = {"quantizers": len(found), "activation_quantizers": len(activations),
-               "w_bits": max((q.num_bits for q in weights), default=None),
-               "a_bits": max((q.num_bits for q in activations), default=None),
+               "w_bits": w_widths[0] if w_widths else None, "a_bits": a_widths[0] if a_widths else None,
                "scheme": schemes.pop() if len(schemes) == 1 else ("mixed" if schemes else None)}
+    if len(w_widths) > 1 or len(a_widths) > 1:
+        summary["mixed"] = {"w_bits": w_widths, "a_bits": a_widths}
     methods = {q.calibrator.method for q in activations if q.calibrator is not None}
     summary["method"] = methods.pop() if len(methods) == 1 else None
     return summary
@@ -102,7 +105,7 @@ def _placement(cfg: ExportConfig, quant: dict[str, Any]) -> bool:
     if cfg.placement is not None:
         return bool(cfg.placement)
     if (quant.get("a_bits") or 8) < 8:
-        get_logger().info(f"A{quant['a_bits']} (emulated): placement rules off, Q/DQ exactly at the artifact's "
+        get_logger().info(f"A{quant['a_bits']} (emulated) layers: placement rules off, Q/DQ exactly at the artifact's "
                           f"quantizers so the graph reproduces the fake-quant accuracy; --placement forces them")
         return False
     return True
@@ -167,7 +170,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     else:
         import contextlib
         context = contextlib.nullcontext()
-    with context, tempfile.TemporaryDirectory(prefix="qyolo-export-") as tmp:
+    with context, temporary_folder("qyolo-export-") as tmp:
         raw_path = export_torch(model, Path(tmp) / "raw.onnx", cfg.imgsz, cfg.batch, cfg.dynamic_batch, cfg.opset)
         raw = onnx.load(str(raw_path))
         num_preds = _num_preds(model, cfg.imgsz)

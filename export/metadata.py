@@ -11,7 +11,9 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
       fields cx, cy, w, h (input pixels), objectness, nc class probabilities (anchor-objectness), or [batch, 4 + nc,
       N] with N = sum(h_i * w_i), fields cx, cy, w, h, nc class probabilities (anchor-free); sigmoid applied, no NMS
   qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
-  qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8),
+  qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8); a graph with
+      per-layer widths records its lowest ones there and every width in qyolo.mixed (JSON {"w_bits": [4, 8],
+      "a_bits": [4, 8]}), precision MIXED-emulated W4/8A4/8
   qyolo.placement (on | off), qyolo.integer_ops (on | off)
   qyolo.artifact, qyolo.artifact_sha256: the calibrated artifact a quantized graph was exported from (absolute
       path, content hash), read by the deployment fidelity check (eval.fidelity)
@@ -42,9 +44,12 @@ def _detect_info(model) -> dict[str, Any]:
     return info
 
 
-def precision_label(profile: str, w_bits: int | None, a_bits: int | None) -> str:
+def precision_label(profile: str, w_bits: int | None, a_bits: int | None, mixed: dict | None = None) -> str:
+    """FP32, INT8, INT<b>-emulated W<w>A<a>, or for per-layer widths MIXED-emulated W4/8A4/8 (the widths used)."""
     if profile == "fp32" or w_bits is None:
         return "FP32"
+    if mixed:
+        return "MIXED-emulated W{}A{}".format("/".join(map(str, mixed["w_bits"])), "/".join(map(str, mixed["a_bits"])))
     if (w_bits, a_bits) == (8, 8):
         return "INT8"
     return f"INT{min(w_bits, a_bits)}-emulated W{w_bits}A{a_bits}"
@@ -68,7 +73,7 @@ def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch:
     meta = {
         "qyolo.format": FORMAT, "qyolo.format_version": FORMAT_VERSION,
         "qyolo.profile": profile, "qyolo.variant": variant,
-        "qyolo.precision": precision_label(profile, quant.get("w_bits"), quant.get("a_bits")),
+        "qyolo.precision": precision_label(profile, quant.get("w_bits"), quant.get("a_bits"), quant.get("mixed")),
         "qyolo.input": "images: float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val",
         "qyolo.outputs": json.dumps(["pred"]), "qyolo.output_layout": json.dumps(layout),
         "qyolo.head_layout": head.name,
@@ -84,6 +89,8 @@ def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch:
     for key in ("w_bits", "a_bits", "method", "scheme", "activation_dtype"):
         if quant.get(key) is not None:
             meta[f"qyolo.{key}"] = str(quant[key])
+    if quant.get("mixed"):
+        meta["qyolo.mixed"] = json.dumps(quant["mixed"])
     for key, value in (extra or {}).items():
         meta[key if key.startswith("qyolo.") else f"qyolo.{key}"] = value if isinstance(value, str) else \
             json.dumps(value)

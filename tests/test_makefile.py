@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|tools\.table)\b")
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|sensitivity|mixed|tools\.table)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
@@ -112,8 +112,38 @@ def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
     assert ["-m export" in lines[0], "-m engine build" in lines[1]] == [True, True]
 
 
+def test_ranges_draws_the_current_weights(weights):
+    lines = make_n("ranges", f"WEIGHTS={weights}", "DEVICE=cpu", "IMGSZ=320")
+    (line,) = [cmd for cmd in lines if "-m calib.plot" in cmd]
+    for part in (f"--weights {weights}", "--data data/synthetic/calib", "--num-images 256", "--imgsz 320",
+                 "--device cpu", "--out runs/ranges/fixture"):
+        assert part in line, (part, line)
+
+
 def test_table_runs_the_table1_sweep(weights):
     (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
     for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
                  "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
         assert part in line, (part, line)
+
+
+def test_mixed_chains_sensitivity_search_export_and_ort_eval(weights):
+    lines = make_n("mixed", f"WEIGHTS={weights}", "DEVICE=cpu")
+    sens, search, export, score = (_index(lines, needle) for needle in ("-m sensitivity", "-m mixed", "-m export",
+                                                                         "-m eval"))
+    assert sens < search < export < score
+    for part in (f"--weights {weights}", "--scheme asym", "--w-bits 4 --a-bits 4", "--out runs/sensitivity/fixture",
+                 "--ap-images 200"):
+        assert part in lines[sens], (part, lines[sens])
+    for part in ("--low-bits 4-4 --high-bits 8-8", "--ranking runs/sensitivity/fixture/sensitivity.json",
+                 "--target-drop 3", "--max-share 0.25", "--ap-images 200", "--out runs/mixed/fixture"):
+        assert part in lines[search], (part, lines[search])
+    assert "--artifact runs/mixed/fixture/mixed.pt --profile cpu" in lines[export]
+    assert "--backend ort --model runs/mixed/fixture/mixed-cpu.onnx" in lines[score]
+
+
+def test_mixed_for_tensorrt_calibrates_symmetrically(weights):
+    lines = make_n("mixed", f"WEIGHTS={weights}", "DEVICE=cpu", "MIXED_PROFILE=trt", "SENS_AP_IMAGES=")
+    (sens,) = [line for line in lines if "-m sensitivity" in line]
+    assert "--scheme sym" in sens and "--ap-images" not in sens
+    assert any("--profile trt" in line for line in lines)

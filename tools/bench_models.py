@@ -8,6 +8,8 @@ need and ONNX Runtime runs slowly), minmax-sym-w8a8-trt.onnx (int8 symmetric act
 profile: on ONNX Runtime's CPU kernels the reason the cpu profile is uint8) and
 minmax-asym-w8a8-int8stem-cpuexact.onnx / minmax-sym-w8a8-int8stem-trt.onnx (the first conv quantized too:
 OpenVINO runs it in int8; ONNX Runtime's uint8 kernel is slower on 3 input channels than its float one).
+Models with attention MatMuls (YOLO11's C2PSA) get two more, minmax-asym-w8a8-qmatmul-cpu / -cpuexact: the same
+with the MatMul inputs quantized too (QuantConfig.quantize_matmul; the default keeps them float).
 Built once, reused while they exist (rebuild=True to redo).
 """
 import copy
@@ -21,6 +23,7 @@ from common.log import get_logger
 
 VARIANTS = ("fp32", "minmax-asym-w8a8-cpu", "minmax-asym-w8a8-cpuexact", "minmax-sym-w8a8-trt",
             "minmax-asym-w8a8-int8stem-cpuexact", "minmax-sym-w8a8-int8stem-trt")
+MATMUL_VARIANTS = ("minmax-asym-w8a8-qmatmul-cpu", "minmax-asym-w8a8-qmatmul-cpuexact")
 
 
 def synthetic_batches(imgsz: int, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -57,20 +60,22 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
                           nc: int) -> list[Path]:
     from calib import QuantConfig, collect_and_compute, quantize_model
     from calib.stage import with_family_float_head
+    from common.matmul import MatMul
     from export import ExportConfig, export_model
     from yolo.family import build_model, named_config
     from yolo.fuse import fuse_model
 
-    folder = Path(root) / f"{arch}-{imgsz}"
-    paths = [folder / f"{name}.onnx" for name in VARIANTS]
-    if not rebuild and all(p.is_file() for p in paths):
-        return paths
     cfg = named_config(arch)
     if cfg is None:
         raise QYoloError(f"unknown --arch {arch!r}; give a model name such as yolov5s, yolov7-tiny, yolov8n or yolo11s")
-    get_logger().info(f"building the benchmark models for {arch} at {imgsz} (random weights) in {folder}")
     torch.manual_seed(0)
     model = build_model(cfg, nc=nc)
+    has_matmul = any(isinstance(m, MatMul) for m in model.modules())
+    folder = Path(root) / f"{arch}-{imgsz}"
+    paths = [folder / f"{name}.onnx" for name in VARIANTS + (MATMUL_VARIANTS if has_matmul else ())]
+    if not rebuild and all(p.is_file() for p in paths):
+        return paths
+    get_logger().info(f"building the benchmark models for {arch} at {imgsz} (random weights) in {folder}")
     fuse_model(model)
     model.eval()
     export_model(model, ExportConfig(out=paths[0], weights=f"{arch} (random weights)", profile="fp32",
@@ -94,4 +99,10 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
         collect_and_compute(stem, [torch.from_numpy(b) for b in batches], progress=False)
         export_model(stem, ExportConfig(out=out, profile=profile, imgsz=imgsz,
                                         integer_ops=False if profile == "cpu" else None), meta)
+    if has_matmul:
+        both = quantize_model(copy.deepcopy(model), with_family_float_head(
+            QuantConfig(method="minmax", scheme="asym", quantize_matmul=True), model))
+        collect_and_compute(both, [torch.from_numpy(b) for b in batches], progress=False)
+        export_model(both, ExportConfig(out=paths[6], profile="cpu", imgsz=imgsz), meta, batches)
+        export_model(both, ExportConfig(out=paths[7], profile="cpu", imgsz=imgsz, integer_ops=False), meta)
     return paths

@@ -16,26 +16,28 @@ or YOLOv7's IDetect ones; table.md names them):
     minmax-asym  running min/max on the asymmetric grid: an extra row that separates "asymmetric grid" from
                  "UH's range search" in uh-asym's advantage
 Outputs under --out (default runs/table): table.json (one record per row: method, scheme, w_bits, a_bits and the
-six AP keys as pycocotools fractions), table.md, run.json (settings, timings, the Done checks), artifacts/, metrics/.
+six AP keys as pycocotools fractions), table.md, ap_vs_bits.png (AP against bit width, a line per row), run.json
+(settings, timings, the Done checks), artifacts/, metrics/, and ranges/: `calib.plot`'s histograms with every
+method's clipping range for three representative layers (one more pass over the calibration images; --no-ranges
+skips it).
 """
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from calib.layer_ranges import VARIANTS
 from common.atomic import check_output_dir, write_json_atomic, write_text_atomic
 from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int, run_cli, torch_device
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.coco_eval import METRIC_KEYS
+from tools.table_plot import PNG_NAME, plot_ap_vs_bits
 
-METHODS: dict[str, tuple[str, str]] = {
-    "minmax": ("minmax", "sym"), "percentile": ("percentile", "sym"), "mse": ("mse", "sym"),
-    "entropy": ("entropy", "sym"), "uh-asym": ("uh", "asym"), "uh-sym": ("uh", "sym"),
-    "minmax-asym": ("minmax", "asym"),
-}
+METHODS: dict[str, tuple[str, str]] = VARIANTS  # row label -> (calibration method, activation grid)
 DEFAULT_METHODS = ("minmax", "percentile", "mse", "entropy", "uh-asym", "uh-sym", "minmax-asym")
 DEFAULT_BITS = ((8, 8), (6, 6), (4, 4))
 LABEL_KEYS = ("bits", "method", "grid")
@@ -72,6 +74,7 @@ class TableConfig:
     max_images: int | None = None  # evaluate on the first N validation images only (quick looks, tests)
     seed: int = 0
     progress: bool = True
+    ranges: bool = True  # also draw calib.plot's per-layer clipping ranges into out/ranges
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -232,6 +235,17 @@ def run_table(cfg: TableConfig) -> list[dict]:
             write_json_atomic(cfg.out / "table.json", ordered(records, cfg.methods, cfg.bits))  # partial results
     records = ordered(records, cfg.methods, cfg.bits)
     checks = done_checks(records)
+    plot_ap_vs_bits(records, cfg.out / PNG_NAME, title=f"{Path(probe.weights).name} at {probe.imgsz} px, "
+                    f"{num_val_images} validation images: AP against bit width")
+    if cfg.ranges:
+        t0 = time.perf_counter()
+        from calib.plot import DEFAULT_VARIANTS, RangePlotConfig, plot_ranges
+
+        a_bits = tuple(sorted({a for _, a in cfg.bits}, reverse=True))
+        variants = [m for m in cfg.methods if m in DEFAULT_VARIANTS] or cfg.methods  # the paper's five if present
+        plot_ranges(RangePlotConfig(calibration=dataclasses.replace(probe, data=calib_data, progress=cfg.progress),
+                                    variants=variants, a_bits=a_bits, out=cfg.out / "ranges"))
+        timings["ranges_s"] = round(time.perf_counter() - t0, 2)
     timings["total_s"] = round(time.perf_counter() - started, 2)
     settings = {"weights": _shown(probe.weights), "data": _shown(data), "calib_data": _shown(calib_data),
                 "float_layers": float_layers(probe.weights), "num_images": probe.num_images, "imgsz": probe.imgsz,
@@ -248,7 +262,7 @@ def run_table(cfg: TableConfig) -> list[dict]:
     for check in checks:
         print(f"{'PASS' if check['passed'] else 'FAIL'}: {check['claim']} ({check['detail']})")
     print(f"{len(records)} rows in {timings['total_s']:.0f} s; wrote {cfg.out / 'table.json'}, "
-          f"{cfg.out / 'table.md'}")
+          f"{cfg.out / 'table.md'}, {cfg.out / PNG_NAME}")
     return records
 
 
@@ -271,11 +285,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
     parser.add_argument("--out", default="runs/table")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-ranges", action="store_true",
+                        help="skip the per-layer clipping-range figures (out/ranges, one extra calibration pass)")
     args = parser.parse_args(argv)
     cfg = make_config(TableConfig, weights=args.weights, data=args.data, calib_data=args.calib_data,
                       num_images=args.num_images, imgsz=args.imgsz, device=args.device, batch=args.batch,
                       threads=args.threads or None, methods=args.methods, bits=[parse_bits(b) for b in args.bits],
-                      out=args.out, max_images=args.max_images, seed=args.seed, progress=not args.no_progress)
+                      out=args.out, max_images=args.max_images, seed=args.seed, progress=not args.no_progress,
+                      ranges=not args.no_ranges)
     check_output_dir(cfg.out)
     run_table(cfg)
     return 0

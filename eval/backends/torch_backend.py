@@ -16,7 +16,10 @@ def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mo
         from calib import load_calibrated
 
         model, meta = load_calibrated(path)
-        return model.to(device).eval(), {key: meta[key] for key in QUANT_KEYS}
+        quantization = {key: meta[key] for key in QUANT_KEYS}
+        if (meta.get("quant_config") or {}).get("layer_bits"):
+            quantization["mixed"] = True  # per-layer widths: w_bits/a_bits are the uniform ones the plan departs from
+        return model.to(device).eval(), quantization
     return load_model(path, device=device), {}
 
 
@@ -25,7 +28,7 @@ def precision_label(quantization: dict) -> str:
     if not quantization:
         return "fp32"
     q = quantization
-    return f"fakequant-{q['method']}-{q['scheme']}-w{q['w_bits']}a{q['a_bits']}"
+    return f"fakequant-{q['method']}-{q['scheme']}-w{q['w_bits']}a{q['a_bits']}" + ("-mixed" if q.get("mixed") else "")
 
 
 class TorchBackend:
@@ -43,6 +46,18 @@ class TorchBackend:
         self.model, self.quantization = load_torch_model(model_path, device=str(self.device))
         self.precision = precision_label(self.quantization)
         self.layout = head_layout_of(self.model)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, quantization: dict, device: str = "cpu") -> "TorchBackend":
+        """A backend on a model already in memory (searches that score many variants of one calibrated model);
+        `quantization` as load_torch_model gives it ({} for a float model). The model is moved to `device`."""
+        backend = cls.__new__(cls)
+        backend.device = torch.device(device)
+        backend.model = model.to(backend.device).eval()
+        backend.quantization = dict(quantization)
+        backend.precision = precision_label(backend.quantization)
+        backend.layout = head_layout_of(model)
+        return backend
 
     @torch.no_grad()
     def __call__(self, batch: np.ndarray) -> np.ndarray:

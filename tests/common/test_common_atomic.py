@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from common.atomic import check_output_dir, check_output_file, write_bytes_atomic, write_json_atomic
+from common.atomic import (
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+    temporary_folder,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from common.errors import QYoloError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +111,36 @@ def test_full_disk_is_one_line(tmp_path):
         assert list(mount.iterdir()) == []
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+def test_temporary_folder_is_removed_on_exit_and_on_error(tmp_path, monkeypatch):
+
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with temporary_folder("qyolo-test-") as folder:
+        (folder / "x").write_text("x")
+        assert folder.parent == tmp_path and folder.name.startswith("qyolo-test-")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(KeyboardInterrupt):
+        with temporary_folder("qyolo-test-") as folder:
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_while_the_temporary_file_is_created_leaves_nothing(tmp_path, monkeypatch):
+    """An interrupt that arrives between mkstemp and the cleanup being armed is deferred into the guarded block."""
+    import signal
+    import tempfile as tempfile_module
+
+
+
+    real_mkstemp = tempfile_module.mkstemp
+
+    def mkstemp_then_sigint(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # lands right after the file exists
+        return made
+
+    monkeypatch.setattr(tempfile_module, "mkstemp", mkstemp_then_sigint)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "out.bin") as tmp:
+            tmp.write_bytes(b"never")
+    assert list(tmp_path.iterdir()) == []

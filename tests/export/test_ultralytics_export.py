@@ -100,3 +100,65 @@ def test_fidelity_check_passes_on_onnx_runtime(arch, calib_images, tmp_path):
     finally:
         backend.close()
     assert report["verdict"] == "pass", report["reasons"]
+
+
+def _matmul_inputs(onnx_path: Path) -> list[str]:
+    """The op producing each input of each MatMul of the graph."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    makers = {out: node.op_type for node in graph.node for out in node.output}
+    return [makers.get(name, "initializer") for node in graph.node if node.op_type == "MatMul" for name in node.input]
+
+
+def _activation_qs(onnx_path: Path) -> int:
+    import onnx
+
+    return sum(node.op_type == "QuantizeLinear" and "weight_quantizer" not in node.name
+               for node in onnx.load(str(onnx_path)).graph.node)
+
+
+@pytest.mark.parametrize("scheme, profile", [("sym", "trt"), ("asym", "cpu")])
+def test_attention_matmul_option_puts_qdq_on_exactly_the_matmul_inputs(scheme, profile, calib_images, tmp_path):
+    """Off (the default): YOLO11's two attention MatMuls read float tensors. On: a Q/DQ on each of their four
+    inputs and nowhere else; the option is carried by the artifact; the graph computes what the fake-quant model
+    computes, at the MatMul quantizers too (export.fidelity, in quantization steps); the trt graph lints clean."""
+    from calib import QuantMatMul, load_calibrated
+    from export.fidelity import qdq_agreement
+
+    graphs = {}
+    for on in (False, True):
+        quant = QuantConfig(method="minmax", scheme=scheme, quantize_matmul=on)
+        artifact = calibrate(CalibConfig(quant=quant, weights=DATA / "yolo11-thin.pt", data=calib_images,
+                                         num_images=4, imgsz=64, out=tmp_path / f"{on}.pt", progress=False))
+        model, meta = load_calibrated(artifact)
+        assert meta["quant_config"]["quantize_matmul"] is on
+        assert (type(model.model[10].m[0].attn.qk) is QuantMatMul) is on
+        graphs[on] = export_model(model, ExportConfig(out=tmp_path / f"{on}.onnx", artifact=str(artifact),
+                                                      profile=profile, imgsz=64, integer_ops=False,
+                                                      placement=False), {})
+    assert len(_matmul_inputs(graphs[False])) == 4 and "DequantizeLinear" not in _matmul_inputs(graphs[False])
+    assert _matmul_inputs(graphs[True]) == ["DequantizeLinear"] * 4
+    assert _activation_qs(graphs[True]) == _activation_qs(graphs[False]) + 4
+    x = np.random.default_rng(1).random((2, 3, 64, 64), dtype=np.float32)
+    report = qdq_agreement(graphs[True], model, x, threads=1)
+    matmul_rows = [row for row in report["per_quantizer"] if ".attn.qk." in row["quantizer"] or
+                   ".attn.av." in row["quantizer"]]
+    assert len(matmul_rows) == 4
+    assert report["within_one_step_fraction"] > 0.999 and all(row["exact"] > 0.99 for row in matmul_rows)
+    ort = create_backend("ort", graphs[True], threads=1)
+    try:
+        with torch.no_grad():
+            expected = model(torch.from_numpy(x))[0].numpy()
+        got = ort(x)
+    finally:
+        ort.close()
+    boxes, scores = np.abs(got - expected)[:, :4], np.abs(got - expected)[:, 4:]
+    # measured here: 6e-5 px and 1e-7; the bound leaves room for one level rounded the other way on another CPU
+    assert boxes.max() < 0.25 and scores.max() < 2e-3, (boxes.max(), scores.max())
+    # the deployment defaults (placement rules; for cpu the integer-op completion) keep the MatMul inputs quantized
+    deployed = export_model(model, ExportConfig(out=tmp_path / "deployed.onnx", artifact=str(artifact),
+                                                profile=profile, imgsz=64, calib_data=calib_images), {})
+    assert _matmul_inputs(deployed) == ["DequantizeLinear"] * 4
+    if profile == "trt":
+        assert not lint_model(deployed).errors

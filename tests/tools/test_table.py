@@ -80,3 +80,10 @@ def test_tiny_sweep_end_to_end(tmp_path, capsys):
     assert {c["claim"] for c in run["checks"]} >= {"W4A4 uh-asym beats minmax"}
     printed = capsys.readouterr().out
     assert "FP32" in printed and "uh-asym" in printed
+    assert (out / "ap_vs_bits.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # the clipping-range figures of the same calibration settings: the two methods at A8 and A4, three layers
+    ranges = json.loads((out / "ranges" / "ranges.json").read_text())
+    assert len(ranges["layers"]) == 3 and ranges["settings"]["a_bits"] == [8, 4]
+    assert {(r["variant"], r["a_bits"]) for r in ranges["layers"][0]["ranges"]} == {
+        (m, b) for m in ("minmax", "uh-asym") for b in (8, 4)}
+    assert run["timings"]["ranges_s"] > 0

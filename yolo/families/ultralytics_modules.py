@@ -9,6 +9,7 @@ import math
 import torch
 from torch import nn
 
+from common.matmul import MatMul
 from yolo.modules import Concat, Conv
 
 
@@ -89,7 +90,8 @@ class SPPF(nn.Module):
 
 class Attention(nn.Module):
     """Multi-head self-attention over the H*W positions: one qkv 1x1 conv, two MatMuls and a Softmax, a depthwise
-    positional conv on v, and a 1x1 projection. The MatMuls are plain torch ops (float unless quantized apart)."""
+    positional conv on v, and a 1x1 projection. The two MatMuls are modules (`qk`, `av`) so that the quantization
+    rules can wrap them (float by default; QuantConfig.quantize_matmul quantizes their inputs)."""
 
     def __init__(self, dim: int, num_heads: int = 8, attn_ratio: float = 0.5):
         super().__init__()
@@ -100,23 +102,15 @@ class Attention(nn.Module):
         self.qkv = Conv(dim, dim + 2 * self.key_dim * num_heads, 1, act=False)
         self.proj = Conv(dim, dim, 1, act=False)
         self.pe = Conv(dim, dim, 3, 1, g=dim, act=False)
+        self.qk, self.av = MatMul(), MatMul()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(x).view(b, self.num_heads, 2 * self.key_dim + self.head_dim, h * w).split(
             [self.key_dim, self.key_dim, self.head_dim], dim=2)
-        attn = self.attend(q * self.scale, k)
-        x = self.mix(v, attn).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        attn = self.qk((q * self.scale).transpose(-2, -1), k).softmax(dim=-1)  # over keys: [B, heads, N, N]
+        x = self.av(v, attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
         return self.proj(x)
-
-    @staticmethod
-    def attend(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Softmax over keys of q^T k, [B, heads, N, N]."""
-        return (q.transpose(-2, -1) @ k).softmax(dim=-1)
-
-    @staticmethod
-    def mix(v: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        return v @ attn.transpose(-2, -1)
 
 
 class PSABlock(nn.Module):
