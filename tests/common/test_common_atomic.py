@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from common.atomic import (
-    atomic_path,
     check_output_dir,
     check_output_file,
     temporary_folder,
@@ -125,22 +124,31 @@ def test_temporary_folder_is_removed_on_exit_and_on_error(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupt_while_the_temporary_file_is_created_leaves_nothing(tmp_path, monkeypatch):
-    """An interrupt that arrives between mkstemp and the cleanup being armed is deferred into the guarded block."""
-    import signal
-    import tempfile as tempfile_module
+def test_interrupt_while_the_temporary_file_is_created_leaves_nothing(tmp_path):
+    """An interrupt that arrives between mkstemp and the cleanup being armed is deferred into the guarded block.
 
+    In a fresh interpreter: raising a signal in the test process itself, after other tests loaded the runtimes'
+    native thread pools, can crash it."""
+    script = textwrap.dedent(f"""
+        import signal, sys, tempfile
+        from pathlib import Path
+        from common.atomic import atomic_path
 
+        real_mkstemp = tempfile.mkstemp
 
-    real_mkstemp = tempfile_module.mkstemp
+        def mkstemp_then_sigint(*args, **kwargs):
+            made = real_mkstemp(*args, **kwargs)
+            signal.raise_signal(signal.SIGINT)  # lands right after the file exists
+            return made
 
-    def mkstemp_then_sigint(*args, **kwargs):
-        made = real_mkstemp(*args, **kwargs)
-        signal.raise_signal(signal.SIGINT)  # lands right after the file exists
-        return made
-
-    monkeypatch.setattr(tempfile_module, "mkstemp", mkstemp_then_sigint)
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(tmp_path / "out.bin") as tmp:
-            tmp.write_bytes(b"never")
+        tempfile.mkstemp = mkstemp_then_sigint
+        try:
+            with atomic_path(Path({str(tmp_path)!r}) / "out.bin") as tmp:
+                tmp.write_bytes(b"never")
+        except KeyboardInterrupt:
+            sys.exit(0)
+        sys.exit(1)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
