@@ -35,10 +35,11 @@ from calib.layer_ranges import (
 from calib.replace import quantize_model
 from calib.stage import CalibConfig, with_family_float_head
 from common import validate
-from common.atomic import atomic_path, check_output_dir, write_json_atomic
+from common.atomic import check_output_dir, save_png_atomic, write_json_atomic
 from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
 from common.errors import QYoloError
 from common.log import get_logger
+from common.threads import torch_threads
 
 DEFAULT_VARIANTS = ("minmax", "percentile", "mse", "entropy", "uh-asym")
 COLOURS = {"minmax": "#d62728", "percentile": "#ff7f0e", "mse": "#2ca02c", "entropy": "#9467bd",
@@ -123,13 +124,8 @@ def _style(ax, report: dict, bits: int, variants: Sequence[str]) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
 
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    save_png_atomic(fig, path, dpi=100)
     return path
 
 
@@ -184,10 +180,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
     started = time.perf_counter()
     if torch.device(calib.device).type == "cuda" and not torch.cuda.is_available():
         raise QYoloError(f"device {calib.device!r} asked but CUDA is not available here; use --device cpu")
-    previous_threads = torch.get_num_threads()
-    if calib.threads:
-        torch.set_num_threads(calib.threads)
-    try:
+    with torch_threads(calib.threads):
         model = load_model(calib.weights, cfg=calib.cfg, fuse=True, device=calib.device)
         quant = with_family_float_head(calib.quant, model) if calib.quant.float_head_classes else calib.quant
         float_modules = [name for name, m in model.named_modules() if type(m) in (nn.Conv2d, nn.MaxPool2d)]
@@ -215,8 +208,6 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
                                  "check the image folder") from None
             raise
         reports = [layer_report(stats[name], cfg.a_bits, cfg.display_bins) for name in names]
-    finally:
-        torch.set_num_threads(previous_threads)
     for report in reports:
         report["png"] = str(draw_layer(report, cfg.a_bits, cfg.variants, cfg.out / f"{report['module']}.png"))
     title = (f"{Path(calib.weights).name}: activation histograms and clipping ranges "

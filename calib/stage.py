@@ -27,6 +27,7 @@ from common.atomic import check_output_file
 from common.errors import QYoloError
 from common.log import get_logger
 from common.provenance import file_sha256
+from common.threads import torch_threads
 
 PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
 FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
@@ -134,13 +135,8 @@ def calibrate_bit_widths(config: CalibConfig, bit_widths: Sequence[tuple[int, in
         out_paths = [folder / artifact_name(quant) for quant in quant_configs]
     elif len(out_paths) != len(bit_widths):
         raise ValueError(f"{len(out_paths)} output paths for {len(bit_widths)} bit widths")
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _run(config, quant_configs, [Path(p) for p in out_paths])
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _check_skip_globs(model: torch.nn.Module, config: CalibConfig) -> None:

@@ -170,6 +170,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def save_png_atomic(fig, path: str | os.PathLike, dpi: int) -> Path:
+    """Write a matplotlib figure to `path` as PNG, atomically, and close it (also when the write fails)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 def write_bytes_atomic(path: str | os.PathLike, writer: Callable[[Path], None] | bytes) -> Path:
     """Move `writer(tmp_path)`'s result (or the given bytes) onto `path` atomically."""
     with atomic_path(path) as tmp:

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from common.atomic import atomic_path, check_output_dir, write_json_atomic, write_text_atomic
+from common.atomic import check_output_dir, save_png_atomic, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
 from common.latency import cpu_name
 from eval.coco_eval import METRIC_KEYS
@@ -188,9 +188,7 @@ def render_png(report: dict, path: str | Path) -> Path:
     fig.suptitle(" | ".join(filter(None, [meta["gpu"] and f"{meta['gpu']}, TensorRT {meta['tensorrt_version']}",
                                           meta["cpu"] and f"CPU: {meta['cpu']}"])), fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_png_atomic(fig, path, dpi=120)
     return Path(path)
 
 

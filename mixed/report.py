@@ -1,7 +1,7 @@
 """mixed.json, the terminal summary and the Pareto PNG (AP against the share of raised layers) of a search."""
 from pathlib import Path
 
-from common.atomic import atomic_path, write_json_atomic
+from common.atomic import save_png_atomic, write_json_atomic
 
 
 def format_summary(report: dict) -> str:
@@ -58,9 +58,7 @@ def render_png(report: dict, path: str | Path) -> Path:
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png_atomic(fig, path, dpi=110)
     return Path(path)
 
 

@@ -17,12 +17,12 @@ import math
 import time
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.threads import torch_threads
 from mixed.config import MixedConfig
 from mixed.ordering import greedy_order
 from sensitivity.analysis import first_output, proxy_inputs, proxy_sensitivity, ranked
@@ -62,10 +62,7 @@ def search_mixed(config: MixedConfig) -> dict:
 
     log = get_logger()
     started = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         low = config.calib_config(config.low_bits)
         given_order = None  # read before the work: a ranking for other settings fails at once
         if config.ranking is not None:
@@ -163,8 +160,6 @@ def search_mixed(config: MixedConfig) -> dict:
         timings["total_s"] = time.perf_counter() - started
         save_artifact(artifact, model, chosen, {**calibrated.meta, "timings": timings,
                                                 "mixed_plan": {key: plan[key] for key in ("raised", "share", "ap")}})
-    finally:
-        torch.set_num_threads(previous_threads)
     return {"format": "q-yolo-mixed/1", "settings": {**config.to_dict(), "imgsz": low.imgsz,
                                                     "weights": str(low.weights), "val_data": str(val_data)},
             "num_layers": len(layers), "budget_layers": budget, "ranking": order,

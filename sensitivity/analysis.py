@@ -19,6 +19,7 @@ from tqdm import tqdm
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.threads import torch_threads
 from sensitivity.config import VIEWS, SensitivityConfig
 from sensitivity.layers import QuantizedLayer, quantized_layers, quantized_only
 from sensitivity.proxy import decoded_output_error, spearman
@@ -74,10 +75,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
 
     log = get_logger()
     started = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         calib_config = config.calib_config()
         calibrated = run_calibration(calib_config)
         model, timings = calibrated.model, {"calibration_s": calibrated.timings["calibration_s"]}
@@ -95,8 +93,6 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
         t0 = time.perf_counter()
         baseline, ap_counts = _score_top_k(model, layers, records, config, calib_config.imgsz)
         timings["ap_s"] = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(previous_threads)
     correlation = {}
     for view in VIEWS:
         scored = [r for r in records if r.get(VIEW_AP[view]) is not None]

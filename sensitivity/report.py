@@ -1,7 +1,7 @@
 """sensitivity.json, the ranked terminal table and the PNG bar chart of a sensitivity report."""
 from pathlib import Path
 
-from common.atomic import atomic_path, write_json_atomic
+from common.atomic import save_png_atomic, write_json_atomic
 
 SHOWN_IN_PNG = 20
 
@@ -71,9 +71,7 @@ def render_png(report: dict, path: str | Path) -> Path:
                  f"{100 * base['quantized_ap']:.1f} AP; top {min(SHOWN_IN_PNG, len(layers))} of "
                  f"{len(layers)} layers per view", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png_atomic(fig, path, dpi=110)
     return Path(path)
 
 

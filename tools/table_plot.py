@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.atomic import atomic_path
+from common.atomic import save_png_atomic
 from common.cli import CliParser, run_cli
 from common.errors import QYoloError
 
@@ -63,11 +63,7 @@ def plot_ap_vs_bits(records: Sequence[dict], path: str | Path, title: str = "") 
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or "AP against bit width, per calibration method", fontsize=9)
     fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    save_png_atomic(fig, path, dpi=100)
     return Path(path)
 
 

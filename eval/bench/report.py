@@ -1,7 +1,7 @@
 """The benchmark's outputs: speed-ups against FP32, a terminal table, the JSON and a PNG plot."""
 from pathlib import Path
 
-from common.atomic import atomic_path, write_json_atomic
+from common.atomic import save_png_atomic, write_json_atomic
 
 
 def add_speedups(records: list[dict]) -> None:
@@ -72,7 +72,5 @@ def plot(path: Path, records: list[dict], meta: dict) -> Path:
     axes[0][0].legend(fontsize=7, loc="upper right")
     fig.suptitle(f"CPU latency: {meta.get('cpu', '')}", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_png_atomic(fig, path, dpi=120)
     return path
