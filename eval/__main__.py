@@ -28,6 +28,10 @@ def main(argv=None) -> int:
     parser.add_argument("--conf-thres", type=fraction, default=0.001)
     parser.add_argument("--iou-thres", type=fraction, default=None,
                         help="NMS IoU (default: the model's own validator setting, 0.6 YOLOv5/v7, 0.7 YOLOv8/11)")
+    parser.add_argument("--rect", action="store_true",
+                        help="score on the validator's rectangles (per-batch shapes, half-stride pad, as YOLOv5/v7 "
+                             "val.py and yolo val do; --batch sets the batches) to compare AP with theirs; "
+                             "needs a model that takes any input size (.pt or calibrated artifact)")
     parser.add_argument("--out", default=None,
                         help="output folder or metrics .json path (default runs/eval/<model stem>-<backend>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
@@ -42,7 +46,8 @@ def main(argv=None) -> int:
     cfg = make_config(EvalConfig, model=args.model, data=args.data, backend=args.backend, imgsz=args.imgsz,
                       batch=args.batch, device=args.device, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
                       max_images=args.max_images, out=out, backend_options=options, progress=not args.no_progress,
-                      fidelity=not args.no_fidelity, fidelity_images=args.fidelity_images, artifact=args.artifact)
+                      fidelity=not args.no_fidelity, fidelity_images=args.fidelity_images, artifact=args.artifact,
+                      rect=args.rect)
     metrics = evaluate(cfg)
     metrics_path, _ = output_paths(out)
     fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None

@@ -15,7 +15,7 @@ from eval.backends.base import backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from yolo.datasets import open_dataset
 from yolo.images import read_image
-from yolo.letterbox import preprocess, scale_boxes
+from yolo.letterbox import preprocess, rect_batches, scale_boxes
 from yolo.nms import non_max_suppression
 
 
@@ -37,6 +37,7 @@ class EvalConfig:
     fidelity: bool = True  # check a quantized deployed model against its calibrated artifact before scoring
     fidelity_images: int = 16
     artifact: str | Path | None = None  # the artifact to check against (None = the one the model records)
+    rect: bool = False  # score on the validator's per-batch rectangles (val.py / yolo val), not imgsz squares
 
     def __post_init__(self):
         validate.image_size(self.imgsz)
@@ -53,23 +54,34 @@ class EvalConfig:
         validate.positive_int(self.fidelity_images, "fidelity_images")
 
 
-def _load_batches(records, imgsz: int, batch: int):
-    """Yield lists of (record, CHW input, letterbox meta); undecodable images are reported and skipped."""
+def _batch_plan(records, cfg: EvalConfig, backend) -> list[tuple[list, tuple[int, int]]]:
+    """(records, input (h, w)) per batch: imgsz squares in dataset order, or the validator's rectangles."""
+    if not cfg.rect:
+        return [(records[i:i + cfg.batch], (cfg.imgsz, cfg.imgsz)) for i in range(0, len(records), cfg.batch)]
+    if backend.input_size is not None:
+        raise QYoloError(f"--rect needs a model that takes any input size, but {cfg.model} takes only "
+                         f"{backend.input_size}; evaluate the .pt / calibrated artifact, or drop --rect")
+    stride = max(32, int(getattr(backend, "stride", 32)))
+    sizes = [(r.height, r.width) if r.height > 0 and r.width > 0 else (1, 1) for r in records]  # 0: unreadable
+    plan = rect_batches(sizes, cfg.imgsz, cfg.batch, stride=stride)
+    return [([records[i] for i in indices], shape) for indices, shape in plan]
+
+
+def _load_batches(plan, imgsz: int, resize_style: str):
+    """Yield (input shape, [(record, CHW input, letterbox meta)]); undecodable images are reported and skipped."""
     logger = get_logger()
-    pending: list = []
-    for record in records:
-        try:
-            img = read_image(record.path)
-        except QYoloError as exc:
-            logger.warning(f"skipping: {exc}")
-            continue
-        chw, meta = preprocess(img, imgsz)
-        pending.append((record, chw, meta))
-        if len(pending) == batch:
-            yield pending
-            pending = []
-    if pending:
-        yield pending
+    for records, shape in plan:
+        items = []
+        for record in records:
+            try:
+                img = read_image(record.path)
+            except QYoloError as exc:
+                logger.warning(f"skipping: {exc}")
+                continue
+            chw, meta = preprocess(img, imgsz, shape, resize_style)
+            items.append((record, chw, meta))
+        if items:
+            yield shape, items
 
 
 def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int], int]:
@@ -80,7 +92,9 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
                disable=not cfg.progress)
-    for items in _load_batches(records, cfg.imgsz, cfg.batch):
+    plan = _batch_plan(records, cfg, backend)
+    resize_style = layout.val_resize if cfg.rect else "area-down"  # squares: the one preprocessing calib also uses
+    for shape, items in _load_batches(plan, cfg.imgsz, resize_style):
         pred = np.asarray(backend(np.stack([chw for _, chw, _ in items])), dtype=np.float32)
         if layout.num_classes(pred) > len(dataset.class_to_category):
             raise QYoloError(f"{cfg.model} predicts {layout.num_classes(pred)} classes but {cfg.data} lists only "
@@ -93,7 +107,7 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
                              "(check it with python -m eval --backend torch on its checkpoint, or re-export it)")
         dets = non_max_suppression(torch.from_numpy(pred), cfg.conf_thres, iou_thres, cfg.max_det, layout=layout)
         for (record, _, meta), det in zip(items, dets):
-            det[:, :4] = scale_boxes((cfg.imgsz, cfg.imgsz), det[:, :4], meta.original_shape, meta.ratio_pad)
+            det[:, :4] = scale_boxes(shape, det[:, :4], meta.original_shape, meta.ratio_pad)
             results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
             scored.append(record.id)
         bar.update(len(items))
@@ -144,7 +158,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     if not given:
         backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
     fixed = backend.input_size
-    if fixed is not None and fixed != cfg.imgsz:
+    if fixed is not None and fixed != cfg.imgsz and not cfg.rect:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
                          f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
     try:

@@ -26,12 +26,15 @@ class HeadLayout:
         probabilities) when False. channels_first: the tensor is [B, C, N] (anchor-free heads) rather than [B, N, C].
     nms_iou: the NMS IoU threshold of the validator these heads' training code scores with (yolov5/yolov7 val.py
         0.6, the ultralytics package's validator 0.7), so FP32 AP here matches the number users know.
+    val_resize: how that validator resizes images (yolo.letterbox.RESIZE_STYLES), used when evaluating on its
+        rectangles (python -m eval --rect).
     """
 
     name: str
     objectness: bool
     channels_first: bool
     nms_iou: float = 0.6
+    val_resize: str = "area-down"
 
     @property
     def box_fields(self) -> int:
@@ -54,7 +57,7 @@ class HeadLayout:
 
 
 ANCHOR_OBJECTNESS = HeadLayout("anchor-objectness", objectness=True, channels_first=False, nms_iou=0.6)
-ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True, nms_iou=0.7)
+ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True, nms_iou=0.7, val_resize="linear")
 HEAD_LAYOUTS = {layout.name: layout for layout in (ANCHOR_OBJECTNESS, ANCHOR_FREE)}
 
 

@@ -31,6 +31,12 @@ def precision_label(quantization: dict) -> str:
     return f"fakequant-{q['method']}-{q['scheme']}-w{q['w_bits']}a{q['a_bits']}" + ("-mixed" if q.get("mixed") else "")
 
 
+def model_stride(model: torch.nn.Module) -> int:
+    """The model's largest head stride (input sides must be multiples of it); 32 when it records none."""
+    stride = getattr(model, "stride", None)
+    return int(torch.as_tensor(stride).max()) if stride is not None else 32
+
+
 class TorchBackend:
     name = "torch"
     input_size = None
@@ -46,6 +52,7 @@ class TorchBackend:
         self.model, self.quantization = load_torch_model(model_path, device=str(self.device))
         self.precision = precision_label(self.quantization)
         self.layout = head_layout_of(self.model)
+        self.stride = model_stride(self.model)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, quantization: dict, device: str = "cpu") -> "TorchBackend":
@@ -57,6 +64,7 @@ class TorchBackend:
         backend.quantization = dict(quantization)
         backend.precision = precision_label(backend.quantization)
         backend.layout = head_layout_of(model)
+        backend.stride = model_stride(model)
         return backend
 
     @torch.no_grad()

@@ -1,9 +1,10 @@
 """Letterbox geometry (hand-computed) and box back-mapping, as YOLOv5 val.py does it."""
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from yolo.letterbox import letterbox, load_resized, preprocess, scale_boxes
+from yolo.letterbox import letterbox, load_resized, preprocess, rect_batches, scale_boxes
 
 
 def test_long_side_resize_then_square_pad():
@@ -78,3 +79,55 @@ def test_scale_boxes_with_meta_ratio_pad_round_trip():
 def test_scale_boxes_clips_to_image():
     back = scale_boxes((320, 320), torch.tensor([[-10.0, 20.0, 400.0, 300.0]]), (480, 640))
     assert back[0, 0] == 0 and back[0, 2] == 640 and back[0, 3] == 480
+
+
+def test_rect_batches_hand_computed_shapes():
+    # aspect h/w: 0.75, 1.0, 1.25, 0.8 -> sorted 0.75, 0.8 | 1.0, 1.25 in batches of 2
+    sizes = [(240, 320), (320, 320), (320, 256), (256, 320)]
+    plan = rect_batches(sizes, 256, batch=2)
+    assert [list(indices) for indices, _ in plan] == [[0, 3], [1, 2]]
+    # batch 1: widest aspect 0.8 -> (0.8 * 256 / 32 + 0.5 = 6.9 -> 7, 256 / 32 + 0.5 = 8.5 -> 9) strides
+    assert plan[0][1] == (7 * 32, 9 * 32)
+    # batch 2: aspects 1.0 and 1.25 -> min > 1 fails, max < 1 fails: square, 9 strides a side
+    assert plan[1][1] == (288, 288)
+    # a batch of tall images only: (1, 1 / 1.25) -> (9, ceil(0.8 * 8 + 0.5) = 7) strides
+    assert rect_batches([(320, 256)], 256, batch=4)[0][1] == (288, 224)
+    # no padding, stride 64: 0.75 * 256 / 64 = 3 -> 192 high, 256 wide
+    assert rect_batches([(240, 320)], 256, batch=1, stride=64, pad=0.0)[0][1] == (192, 256)
+
+
+def test_rect_preprocess_into_batch_shape():
+    chw, meta = preprocess(np.zeros((240, 320, 3), np.uint8), 256, shape=(224, 288))
+    # resized to 192 x 256, then (288 - 256) / 2 = 16 columns and (224 - 192) / 2 = 16 rows each side
+    assert chw.shape == (3, 224, 288) and meta.resized_shape == (192, 256)
+    assert meta.pad == (16.0, 16.0) and meta.border == (16, 16)
+    assert (chw[:, 16:208, 16:272] == 0).all() and np.allclose(chw[:, :16], 114 / 255)
+
+
+def test_linear_style_resizes_like_ultralytics():
+    img = (np.arange(60 * 80 * 3) % 251).astype(np.uint8).reshape(60, 80, 3)
+    resized = load_resized(img, 64, style="linear")
+    assert resized.shape[:2] == (48, 64)
+    assert (resized == cv2.resize(img, (64, 48), interpolation=cv2.INTER_LINEAR)).all()
+    assert not (load_resized(img, 64) == resized).all()  # val.py shrinks with INTER_AREA
+    # sides rounded up but capped at imgsz: 641 x 3 at 320 -> ceil(320 * 3 / 641) = 2 wide, 320 high (not 321)
+    assert load_resized(np.zeros((641, 3, 3), np.uint8), 320, style="linear").shape[:2] == (320, 2)
+    with pytest.raises(ValueError, match="resize style"):
+        load_resized(img, 64, style="cubic")
+
+
+def test_linear_style_maps_back_with_per_axis_gain_and_whole_pixel_pad():
+    # 427 x 640 at 320: resized 214 x 320 (gain_y 214 / 427, gain_x 0.5), pad (320 - 214) / 2 = 53 rows on top
+    img = np.zeros((427, 640, 3), np.uint8)
+    _, meta = preprocess(img, 320, style="linear")
+    (gain_y, gain_x), (pad_x, pad_y) = meta.ratio_pad
+    assert gain_y == pytest.approx(214 / 427) and gain_x == pytest.approx(0.5) and (pad_x, pad_y) == (0.0, 53.0)
+    original = torch.tensor([[10.0, 20.0, 630.0, 400.0]])
+    on_input = original * torch.tensor([gain_x, gain_y, gain_x, gain_y]) + torch.tensor([0.0, 53.0, 0.0, 53.0])
+    back = scale_boxes((320, 320), on_input, meta.original_shape, meta.ratio_pad)
+    assert torch.allclose(back, original, atol=1e-4)
+    # odd padding: 100 x 201 (long side already imgsz) into 256 x 256 -> 27.5 columns each side: val.py
+    # subtracts 27.5, ultralytics the 27 letterbox added on the left
+    _, v5 = preprocess(np.zeros((100, 201, 3), np.uint8), 201, shape=(256, 256))
+    _, ul = preprocess(np.zeros((100, 201, 3), np.uint8), 201, shape=(256, 256), style="linear")
+    assert v5.ratio_pad[1][0] == 27.5 and ul.ratio_pad[1][0] == 27.0
