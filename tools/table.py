@@ -75,6 +75,7 @@ class TableConfig:
     seed: int = 0
     progress: bool = True
     ranges: bool = True  # also draw calib.plot's per-layer clipping ranges into out/ranges
+    quantize_matmul: bool = False  # every row also quantizes the inputs of attention MatMuls (YOLO11's C2PSA)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -95,7 +96,8 @@ class TableConfig:
 
         for method, scheme in {METHODS[m] for m in self.methods}:  # every bad setting before any work
             for w_bits, a_bits in self.bits:
-                CalibConfig(quant=QuantConfig(method=method, scheme=scheme, w_bits=w_bits, a_bits=a_bits),
+                CalibConfig(quant=QuantConfig(method=method, scheme=scheme, w_bits=w_bits, a_bits=a_bits,
+                                              quantize_matmul=self.quantize_matmul),
                             weights=self.weights, data=self.calib_data, num_images=self.num_images, imgsz=self.imgsz,
                             device=self.device, batch_size=self.batch, threads=self.threads, seed=self.seed)
 
@@ -164,7 +166,9 @@ def _markdown(records: list[dict], checks: list[dict], settings: dict) -> str:
              f"{settings['num_images']} calibration images from `{settings['calib_data']}`, imgsz {settings['imgsz']}. "
              "AP in percent (COCO AP@[.5:.95] and friends from pycocotools).", "",
              "Grid = activation grid. Weights: symmetric per-output-channel absmax in every row. In float: "
-             f"{settings['float_layers']}. minmax/percentile/mse/entropy are symmetric, as NVIDIA's "
+             f"{settings['float_layers']}"
+             f"{'; attention MatMul inputs quantized' if settings.get('quantize_matmul') else ''}. "
+             "minmax/percentile/mse/entropy are symmetric, as NVIDIA's "
              "pytorch-quantization (the toolkit of the paper's baselines) runs them; minmax-asym is an extra row.",
              "", format_markdown([_display(r) for r in records], LABEL_KEYS).rstrip(), ""]
     if checks:
@@ -219,7 +223,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
     for label in cfg.methods:
         method, scheme = METHODS[label]
         t0 = time.perf_counter()
-        calib_cfg = CalibConfig(quant=QuantConfig(method=method, scheme=scheme), weights=probe.weights,
+        calib_cfg = CalibConfig(quant=QuantConfig(method=method, scheme=scheme, quantize_matmul=cfg.quantize_matmul),
+                                weights=probe.weights,
                                 data=calib_data, num_images=probe.num_images, imgsz=probe.imgsz, device=cfg.device,
                                 batch_size=cfg.batch, threads=cfg.threads, seed=cfg.seed, progress=cfg.progress)
         artifacts = calibrate_bit_widths(calib_cfg, cfg.bits, out_dir=cfg.out / "artifacts")
@@ -248,7 +253,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
         timings["ranges_s"] = round(time.perf_counter() - t0, 2)
     timings["total_s"] = round(time.perf_counter() - started, 2)
     settings = {"weights": _shown(probe.weights), "data": _shown(data), "calib_data": _shown(calib_data),
-                "float_layers": float_layers(probe.weights), "num_images": probe.num_images, "imgsz": probe.imgsz,
+                "float_layers": float_layers(probe.weights), "quantize_matmul": cfg.quantize_matmul,
+                "num_images": probe.num_images, "imgsz": probe.imgsz,
                 "device": cfg.device, "batch": cfg.batch,
                 "threads": cfg.threads, "seed": cfg.seed, "methods": list(cfg.methods),
                 "bits": [list(b) for b in cfg.bits], "max_images": cfg.max_images, "num_val_images": num_val_images,
@@ -258,7 +264,8 @@ def run_table(cfg: TableConfig) -> list[dict]:
     write_json_atomic(cfg.out / "run.json", {"settings": settings, "checks": checks, "timings": timings,
                                              "command": " ".join(sys.argv), **cfg.extra})
     print(format_table([_display(r) for r in records], LABEL_KEYS))
-    print(f"in float in every row: {settings['float_layers']}")
+    print(f"in float in every row: {settings['float_layers']}"
+          f"{' (attention MatMul inputs quantized)' if cfg.quantize_matmul else ''}")
     for check in checks:
         print(f"{'PASS' if check['passed'] else 'FAIL'}: {check['claim']} ({check['detail']})")
     print(f"{len(records)} rows in {timings['total_s']:.0f} s; wrote {cfg.out / 'table.json'}, "
@@ -287,12 +294,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--no-ranges", action="store_true",
                         help="skip the per-layer clipping-range figures (out/ranges, one extra calibration pass)")
+    parser.add_argument("--quantize-matmul", action="store_true",
+                        help="every row also quantizes the inputs of attention MatMuls (YOLO11's C2PSA)")
     args = parser.parse_args(argv)
     cfg = make_config(TableConfig, weights=args.weights, data=args.data, calib_data=args.calib_data,
                       num_images=args.num_images, imgsz=args.imgsz, device=args.device, batch=args.batch,
                       threads=args.threads or None, methods=args.methods, bits=[parse_bits(b) for b in args.bits],
                       out=args.out, max_images=args.max_images, seed=args.seed, progress=not args.no_progress,
-                      ranges=not args.no_ranges)
+                      ranges=not args.no_ranges, quantize_matmul=args.quantize_matmul)
     check_output_dir(cfg.out)
     run_table(cfg)
     return 0

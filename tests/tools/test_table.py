@@ -1,5 +1,6 @@
 """tools.table (the Table 1 sweep): layout, records, the Done checks, bad arguments; a tiny real run end to end."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,20 @@ def test_tiny_sweep_end_to_end(tmp_path, capsys):
     assert {(r["variant"], r["a_bits"]) for r in ranges["layers"][0]["ranges"]} == {
         (m, b) for m in ("minmax", "uh-asym") for b in (8, 4)}
     assert run["timings"]["ranges_s"] > 0
+
+
+def test_quantize_matmul_reaches_every_row(tmp_path):
+    """--quantize-matmul on a (thin) YOLO11: the row's artifact records it and the report says so."""
+    weights = Path(__file__).resolve().parents[1] / "yolo" / "data" / "ultralytics" / "yolo11-thin.pt"
+    _, val = generate_split(tmp_path / "data", "val", SyntheticConfig(n_images=2, seed=11), progress=False)
+    calib_images, _ = generate_split(tmp_path / "data", "calib", SyntheticConfig(n_images=2, seed=12), progress=False)
+    out = tmp_path / "table"
+    table.run_table(table.TableConfig(weights=weights, data=val, calib_data=calib_images, num_images=2, imgsz=64,
+                                      batch=2, methods=["uh-asym"], bits=[(8, 8)], out=out, progress=False,
+                                      ranges=False, quantize_matmul=True))
+    from calib import load_calibrated
+
+    _, meta = load_calibrated(out / "artifacts" / "uh-asym-w8a8.pt")
+    assert meta["quant_config"]["quantize_matmul"] is True
+    assert "attention MatMul inputs quantized" in (out / "table.md").read_text()
+    assert json.loads((out / "run.json").read_text())["settings"]["quantize_matmul"] is True
