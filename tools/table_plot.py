@@ -35,6 +35,33 @@ def ap_series(records: Sequence[dict]) -> tuple[list[tuple[int, int]], dict[str,
     return widths, series
 
 
+def spread_labels(values: Sequence[float], min_gap: float, floor: float | None = None) -> list[float]:
+    """Label heights for points at `values`: as close to them as they can be with at least `min_gap` between any two,
+    in the same order (labels that would overlap are spread evenly around their group's mean; above `floor`)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups = [[values[i]] for i in order]  # each group: the values it holds; placed centred on their mean
+    starts = [v[0] for v in groups]
+
+    def place(group):
+        start = sum(group) / len(group) - min_gap * (len(group) - 1) / 2
+        return start if floor is None else max(start, floor)
+
+    merged = True
+    while merged:
+        merged = False
+        starts = [place(g) for g in groups]
+        for k in range(len(groups) - 1):
+            if starts[k] + min_gap * (len(groups[k]) - 1) + min_gap > starts[k + 1] + 1e-12:
+                groups[k:k + 2] = [groups[k] + groups[k + 1]]
+                merged = True
+                break
+    heights = [start + min_gap * j for start, group in zip(starts, groups) for j in range(len(group))]
+    result = [0.0] * len(values)
+    for i, height in zip(order, heights):
+        result[i] = height
+    return result
+
+
 def plot_ap_vs_bits(records: Sequence[dict], path: str | Path, title: str = "") -> Path:
     """AP (%) per bit width (x: narrowest left), a line per table row label, FP32 as a dashed line; atomic write."""
     import matplotlib
@@ -44,18 +71,24 @@ def plot_ap_vs_bits(records: Sequence[dict], path: str | Path, title: str = "") 
 
     widths, series = ap_series(records)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    narrowest = []  # (AP, colour) at the narrowest width, where the methods part: each AP written beside its point
     for label, points in series.items():
         xs, ys = zip(*points)
         style = {"lw": 2.6, "zorder": 3} if label.startswith("uh") else {"lw": 1.4}
-        ax.plot(xs, ys, marker="o", label=label, **style)
-        if xs[0] == 0:  # the narrowest width, where the methods part: its AP written beside the point
-            ax.annotate(f"{ys[0]:.1f}", (xs[0], ys[0]), textcoords="offset points", xytext=(-6, 0), ha="right",
-                        va="center", fontsize=7)
+        (line,) = ax.plot(xs, ys, marker="o", label=label, **style)
+        if xs[0] == 0:
+            narrowest.append((ys[0], line.get_color()))
+    top = max(max(y for _, y in points) for points in series.values())
+    heights = spread_labels([ap for ap, _ in narrowest], min_gap=0.035 * max(top, 1.0), floor=0.0)
+    for (ap, colour), height in zip(narrowest, heights):
+        ax.annotate(f"{ap:.1f}", (0, ap), xytext=(-0.1, height), textcoords="data", ha="right", va="center",
+                    fontsize=7, color=colour,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour} if abs(height - ap) > 1e-9 else None)
     fp32 = next((r for r in records if r["method"] == "fp32"), None)
     if fp32 is not None:
         ax.axhline(100 * fp32["AP"], color="black", ls="--", lw=1, label=f"FP32 {100 * fp32['AP']:.1f}")
     ax.set_xticks(range(len(widths)), [bit_label(*b) for b in widths])
-    ax.set_xlim(-0.5, len(widths) - 0.6)
+    ax.set_xlim(-0.6, len(widths) - 0.6)
     ax.set_xlabel("weight / activation bits")
     ax.set_ylabel("AP@[.5:.95] (%)")
     ax.set_ylim(bottom=0)
@@ -85,12 +118,13 @@ def main(argv=None) -> int:
     parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m tools.table")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"PNG path (default: {PNG_NAME} beside the first table)")
+    parser.add_argument("--title", default="", help="figure title (e.g. the model, image size and val images)")
     args = parser.parse_args(argv)
     records = {}
     for table in args.tables:
         for record in read_table(table):
             records.setdefault((record["row"], record["w_bits"], record["a_bits"]), record)
-    out = plot_ap_vs_bits(list(records.values()), args.out or args.tables[0].parent / PNG_NAME)
+    out = plot_ap_vs_bits(list(records.values()), args.out or args.tables[0].parent / PNG_NAME, title=args.title)
     print(f"wrote {out}")
     return 0
 

@@ -47,7 +47,8 @@ def test_rows_of_several_tables_are_combined(tmp_path, monkeypatch):
     first.write_text(json.dumps(RECORDS[:4]))  # fp32 and minmax
     second.write_text(json.dumps([row("fp32", "fp32", 32, 32, 0.5), row("minmax", "minmax", 8, 8, 0.1)] + RECORDS[4:]))
     drawn = []
-    monkeypatch.setattr(table_plot, "plot_ap_vs_bits", lambda records, path: drawn.append((records, path)) or path)
+    monkeypatch.setattr(table_plot, "plot_ap_vs_bits",
+                        lambda records, path, title="": drawn.append((records, path)) or path)
     assert run_cli(table_plot.main, [str(first), str(second), "--out", str(tmp_path / "x.png")]) == 0
     (records, path), = drawn
     assert path == tmp_path / "x.png" and len(records) == len(RECORDS)
@@ -67,3 +68,16 @@ def test_bad_tables_are_one_line(content, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
     assert not (tmp_path / "ap_vs_bits.png").exists()
+
+
+def test_spread_labels_known_answers():
+    # far apart: left where they are
+    assert table_plot.spread_labels([10.0, 50.0, 30.0], min_gap=2) == [10.0, 50.0, 30.0]
+    # 22.5, 22.1, 21.6 with gap 2: one group centred on its mean 22.0667, in value order
+    spread = table_plot.spread_labels([22.5, 22.1, 21.6], min_gap=2)
+    assert spread == pytest.approx([24.0667, 22.0667, 20.0667], abs=1e-4)
+    # a spread group that reaches a neighbour absorbs it: 0, 1 and 3 with gap 2 -> centred on 4/3
+    assert table_plot.spread_labels([3.0, 0.0, 1.0], min_gap=2) == pytest.approx([10 / 3, -2 / 3, 4 / 3])
+    # the floor lifts a group that would fall below it, keeping the gaps
+    assert table_plot.spread_labels([0.2, 0.4], min_gap=2, floor=0.0) == pytest.approx([0.0, 2.0])
+    assert table_plot.spread_labels([], min_gap=1) == []
