@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="images per forward pass (default 16). The histogram methods (uh, percentile, mse, "
                              "entropy) size their bins from the first batch's range and grow from there, so another "
                              "--batch can move a range by a few percent: keep it fixed when comparing runs")
-    parser.add_argument("--imgsz", type=image_size, default=None, help="letterbox size (default 256 fixture, else 640)")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="letterbox size (default: the size the checkpoint was trained at where it records one, "
+                             "else 640)")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
                         help="module-name glob kept in float (repeatable), e.g. 'model.9.*'")

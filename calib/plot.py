@@ -233,7 +233,9 @@ def main(argv=None) -> int:
                         help="calibration images (default 256 on the synthetic split, else 1500)")
     parser.add_argument("--batch-size", "--batch", dest="batch_size", type=positive_int, default=16,
                         help="images per forward pass (keep it as in calibration: bins are sized on the first batch)")
-    parser.add_argument("--imgsz", type=image_size, default=None, help="letterbox size (default 256 fixture, else 640)")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="letterbox size (default: the size the checkpoint was trained at where it records one, "
+                             "else 640)")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")

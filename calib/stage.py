@@ -28,6 +28,7 @@ from common.errors import QYoloError
 from common.log import get_logger
 from common.provenance import file_sha256
 from common.threads import torch_threads
+from yolo.checkpoint import trained_imgsz
 
 PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
 FIXTURE_NUM_IMAGES = 256  # the synthetic calibration split holds 256 images
@@ -64,7 +65,8 @@ class CalibConfig:
     data: calibration images, a folder (recursive) or a dataset (COCO JSON / folder, YOLO data yaml); None = the
         synthetic calibration split of the fixture (generated on first use).
     num_images: images drawn with `seed` from `data`; None = 256 for the synthetic split, else the paper's 1,500.
-    imgsz: letterbox size; None = 256 for the fixture weights, else 640.
+    imgsz: letterbox size; None = the size the checkpoint records it was trained at (256 for the fixtures), else
+        640.
     out: artifact path; None = runs/calib/<method>-<scheme>-w<W>a<A>.pt. threads: torch CPU threads (None: torch's).
     """
 
@@ -90,11 +92,10 @@ class CalibConfig:
 
         weights = Path(self.weights) if self.weights is not None else _fixture_weights()
         set_("weights", weights)
-        is_fixture = weights.resolve() == _fixture_weights().resolve()
         if self.num_images is None:
             set_("num_images", FIXTURE_NUM_IMAGES if self.data is None else PAPER_NUM_IMAGES)
         if self.imgsz is None:
-            set_("imgsz", 256 if is_fixture else 640)
+            set_("imgsz", trained_imgsz(weights) or 640)
         for name in ("num_images", "batch_size"):
             validate.positive_int(getattr(self, name), name)
         validate.image_size(self.imgsz)

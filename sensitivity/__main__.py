@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--w-bits", type=positive_int, default=4, help="weight bits judged (default 4)")
     parser.add_argument("--a-bits", type=positive_int, default=4, help="activation bits judged (default 4)")
     parser.add_argument("--num-images", type=positive_int, default=None, help="calibration images")
-    parser.add_argument("--imgsz", type=image_size, default=None, help="default 256 for the fixture, else 640")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="default: the size the checkpoint was trained at where it records one, else 640")
     parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch")
     parser.add_argument("--device", type=torch_device, default=None, help="cpu, cuda (default: cuda where present)")
     parser.add_argument("--threads", type=non_negative_int, default=1, help="torch CPU threads (0 = torch's)")

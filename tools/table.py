@@ -64,7 +64,7 @@ class TableConfig:
     data: str | Path | None = None  # validation set; None: the synthetic val split
     calib_data: str | Path | None = None  # calibration images; None: the synthetic calib split
     num_images: int | None = None  # calibration images; None: 256 on the synthetic split, else 1500
-    imgsz: int | None = None  # None: 256 for the fixture, else 640
+    imgsz: int | None = None  # None: the checkpoint's training size where recorded, else 640
     device: str = "cpu"
     batch: int = 16
     threads: int | None = 1
@@ -281,7 +281,8 @@ def main(argv=None) -> int:
     parser.add_argument("--calib-data", default=None, help="calibration images (default: the synthetic calib split)")
     parser.add_argument("--num-images", type=positive_int, default=None,
                         help="calibration images (256 synthetic, else 1500)")
-    parser.add_argument("--imgsz", type=image_size, default=None, help="default 256 for the fixture, else 640")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="default: the size the checkpoint was trained at where it records one, else 640")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch size")
     parser.add_argument("--threads", type=non_negative_int, default=1,

@@ -92,6 +92,36 @@ def read_checkpoint(path: str | Path) -> Any:
                          ) from None
 
 
+def _size_from(value: Any) -> int | None:
+    """An image size as checkpoints record it: an int, or [h, w] / [train, test] lists (the largest counts)."""
+    if isinstance(value, (list, tuple)) and value:
+        sizes = [_size_from(v) for v in value]
+        return max(sizes) if all(sizes) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0 and value % 32 == 0:
+        return value
+    return None
+
+
+def trained_imgsz(path: str | Path) -> int | None:
+    """The image size a checkpoint was trained at, where its training code recorded it (the ultralytics package's
+    train_args.imgsz, yolov5 train.py's opt.imgsz / opt.img_size, this project's imgsz); None when it did not or
+    the file cannot be read (loading it later says why)."""
+    try:
+        ckpt = read_checkpoint(path)
+    except QYoloError:
+        return None
+    if not isinstance(ckpt, dict):
+        return None
+    for key in ("train_args", "opt"):
+        args = ckpt.get(key)
+        args = vars(args) if hasattr(args, "__dict__") and not isinstance(args, dict) else args
+        if isinstance(args, dict):
+            for name in ("imgsz", "img_size"):
+                if _size_from(args.get(name)):
+                    return _size_from(args.get(name))
+    return _size_from(ckpt.get("imgsz"))
+
+
 def is_artifact(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == ARTIFACT_FORMAT
 

@@ -1,4 +1,5 @@
 """Checkpoint loading: the original ultralytics pickled format, our state-dict format, and bad files."""
+import argparse
 import sys
 import types
 
@@ -7,7 +8,7 @@ import torch
 
 from common.errors import QYoloError
 from yolo import modules as our_modules
-from yolo.checkpoint import load_model
+from yolo.checkpoint import load_model, trained_imgsz
 from yolo.configs import yolov5_cfg
 from yolo.model import DetectionModel
 
@@ -162,3 +163,35 @@ def test_folder_and_onnx_given_as_checkpoint_say_what_they_are(tmp_path):
     with pytest.raises(QYoloError, match=r"m\.onnx is an ONNX model, not a PyTorch checkpoint; run it with an ONNX "
                                          r"backend \(python -m eval --backend ort or openvino\)"):
         load_model(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("payload, expected", [
+    ({"train_args": {"imgsz": 320}, "model": None}, 320),  # the ultralytics package's trainer
+    ({"opt": {"imgsz": 416}}, 416),  # yolov5 v6+ train.py (vars(opt))
+    ({"opt": {"img_size": [512, 384]}}, 512),  # older train.py: [train, test]
+    ({"opt": argparse.Namespace(imgsz=608)}, 608),  # an argparse namespace pickled as is
+    ({"imgsz": 256, "state_dict": {}}, 256),  # this project's fixtures
+    ({"train_args": {"imgsz": 300}}, None),  # not a multiple of 32: not a size a model was trained at
+    ({"opt": {"imgsz": True}}, None),
+    ({"model": None}, None),  # yolov7 train.py records none
+    ([1, 2, 3], None),
+])
+def test_trained_imgsz_from_what_each_trainer_records(tmp_path, payload, expected):
+    path = tmp_path / "ckpt.pt"
+    torch.save(payload, path)
+    assert trained_imgsz(path) == expected
+
+
+def test_trained_imgsz_of_unreadable_files_is_none(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert trained_imgsz(tmp_path / "bad.pt") is None and trained_imgsz(tmp_path / "missing.pt") is None
+
+
+def test_calibration_defaults_to_the_trained_size(tmp_path):
+    from calib import CalibConfig
+
+    path = tmp_path / "ckpt.pt"
+    torch.save({"train_args": {"imgsz": 320}}, path)
+    assert CalibConfig(weights=path).imgsz == 320 and CalibConfig(weights=path, imgsz=640).imgsz == 640
+    torch.save({"model": None}, path)
+    assert CalibConfig(weights=path).imgsz == 640
