@@ -3,7 +3,7 @@ its own forward outputs on a fixed input. Development tool: run it where `ultral
 dependency of this project); the files it writes are committed under tests/yolo/data/ultralytics/.
 
     python tools/ultralytics_refs.py --out tests/yolo/data/ultralytics      # in a venv with ultralytics
-    python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolov8n.pt   # only the fixture's outputs
+    python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolo11n.pt   # a trained fixture's outputs
 
 Also prints ultralytics' own parameter counts of the ten stock models (yolov8/yolo11 n/s/m/l/x, 80 classes).
 The checkpoints use a thin scale (width 1/32) so that they stay small; BatchNorm statistics and weights are
@@ -57,8 +57,8 @@ def thin_model(arch: str, nc: int, seed: int) -> DetectionModel:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="tests/yolo/data/ultralytics")
-    parser.add_argument("--fixture", help="write only <out>/fixture_outputs.pt: this trained checkpoint's forward "
-                                          "on the references' image")
+    parser.add_argument("--fixture", help="write only <out>/<checkpoint stem>_outputs.pt: this trained checkpoint's "
+                                          "forward on the references' image")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def main() -> None:
         with torch.no_grad():
             pred = net(image)[0]
         torch.save({"pred": pred, "ultralytics_version": ultralytics.__version__, "fixture": Path(args.fixture).name},
-                   out / "fixture_outputs.pt")
+                   out / f"{Path(args.fixture).stem}_outputs.pt")
         return
     torch.manual_seed(0)
     image = torch.rand(IMGSZ)

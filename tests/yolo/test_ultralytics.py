@@ -121,18 +121,38 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(kind, tmp_path):
     assert ("truncated" in lines[0]) if kind == "truncated" else ("SCDown" in lines[0] and "not supported" in lines[0])
 
 
-def test_trained_fixture_equals_ultralytics():
-    """The committed YOLOv8n fixture (an ultralytics trainer checkpoint, fp16 EMA) gives ultralytics' outputs."""
-    from yolo.fixture import FIXTURE_YOLOV8N
+@pytest.mark.parametrize("name, family", [("fixture-yolov8n", "yolov8")])
+def test_trained_fixture_equals_ultralytics(name, family):
+    """The committed fixtures (ultralytics trainer checkpoints, fp16) give ultralytics' outputs."""
+    from yolo.fixture import FIXTURE_YOLO11N, FIXTURE_YOLOV8N
 
-    ref = torch.load(DATA / "fixture_outputs.pt", weights_only=True)
-    model = load_model(FIXTURE_YOLOV8N)
-    assert family_of_model(model).name == "yolov8" and model.names[:2] == ["circle", "square"]
+    ref = torch.load(DATA / f"{name}_outputs.pt", weights_only=True)
+    model = load_model({"fixture-yolov8n": FIXTURE_YOLOV8N, "fixture-yolo11n": FIXTURE_YOLO11N}[name])
+    assert family_of_model(model).name == family and model.names[:2] == ["circle", "square"]
     with torch.no_grad():
         pred = model(REFS["image"])[0]
     diff = (pred - ref["pred"]).abs().max().item()
-    print(f"fixture: max abs diff {diff:.3g} (outputs up to {ref['pred'].abs().max().item():.3g})")
+    print(f"{name}: max abs diff {diff:.3g} (outputs up to {ref['pred'].abs().max().item():.3g})")
     assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
+
+
+@pytest.mark.parametrize("name", ["fixture-yolov8n"])
+def test_trained_fixture_detects_the_shapes(name, tmp_path):
+    """Each ultralytics fixture scores well on the first 16 validation images (regenerated with the val split's own
+    seed: the same images), through the project's own anchor-free NMS and scoring."""
+    import dataclasses
+
+    from eval import EvalConfig, evaluate
+    from yolo.fixture import FIXTURE_IMGSZ, FIXTURE_YOLO11N, FIXTURE_YOLOV8N
+    from yolo.synthetic import DEFAULT_SPLITS, generate_split
+
+    weights = {"fixture-yolov8n": FIXTURE_YOLOV8N, "fixture-yolo11n": FIXTURE_YOLO11N}[name]
+    _, annotations = generate_split(tmp_path, "val", dataclasses.replace(DEFAULT_SPLITS["val"], n_images=16),
+                                    progress=False)
+    metrics = evaluate(EvalConfig(model=weights, data=annotations, imgsz=FIXTURE_IMGSZ, progress=False,
+                                  backend_options={"threads": 1}))
+    print(f"{name}, 16 val images: AP {100 * metrics['AP']:.1f}, AP50 {100 * metrics['AP50']:.1f}")
+    assert metrics["num_images"] == 16 and metrics["AP"] > 0.6
 
 
 def test_pickled_activations_are_restored(tmp_path):
