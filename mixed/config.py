@@ -1,12 +1,11 @@
 """MixedConfig: what `search_mixed` looks for, validated on construction (ValueError naming the value)."""
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from calib.study import CalibrationStudy
 from common import validate
 from mixed.ordering import ORDERINGS
-from sensitivity.config import VIEWS, default_device
+from sensitivity.config import VIEWS
 
 DEFAULT_OUT_DIR = Path("runs/mixed")
 
@@ -18,26 +17,19 @@ def _bits_pair(value, name: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class MixedConfig:
-    """weights / cfg / calib_data / val_data / method / scheme / num_images / imgsz / batch / device / threads /
-    seed: as sensitivity.SensitivityConfig. low_bits: the widths every layer starts at; high_bits: the widths a
-    raised layer gets. target_drop: the plan must reach the uniform high_bits AP minus this many AP points;
-    max_share: at most this share of the layers raised (the layer budget). rank_by: the sensitivity view that
-    orders the layers ("float": what keeping a layer wide recovers; "alone": what quantizing it alone costs).
-    ranking: a sensitivity.json to take that order from (None: computed here, from the same calibration pass,
-    on proxy_images images). ordering: "greedy" refines that order on the proxy step by step (mixed.ordering),
-    choosing among the first `pool` candidates; "static" keeps it. full_curve: score every budget step, not only
-    up to the first plan on target. uniform: the uniform widths scored for the Pareto plot. ap_images: the
-    first N validation images (None: all).
-    out: folder for mixed.json / mixed.png / mixed.pt (None: runs/mixed/<weights stem>).
+class MixedConfig(CalibrationStudy):
+    """The shared settings of calib.study.CalibrationStudy (model, images, calibrator, device, proxy_images, ap_images;
+    out: None = runs/mixed/<weights stem>), plus: low_bits: the widths every layer starts at; high_bits: the widths
+    a raised layer gets. target_drop: the plan must reach the uniform high_bits AP minus this many AP points;
+    max_share: at most this share of the layers raised (the layer budget). rank_by: the sensitivity view that orders
+    the layers ("float": what keeping a layer wide recovers; "alone": what quantizing it alone costs). ranking: a
+    sensitivity.json to take that order from (None: computed here, from the same calibration pass, on proxy_images
+    images). ordering: "greedy" refines that order on the proxy step by step (mixed.ordering), choosing among the
+    first `pool` candidates; "static" keeps it. full_curve: score every budget step, not only up to the first plan
+    on target. uniform: the uniform widths scored for the Pareto plot. The folder gets mixed.json / mixed.png /
+    mixed.pt.
     """
 
-    weights: str | Path | None = None
-    cfg: str | None = None
-    calib_data: str | Path | None = None
-    val_data: str | Path | None = None
-    method: str = "uh"
-    scheme: str = "asym"
     low_bits: tuple[int, int] = (4, 4)
     high_bits: tuple[int, int] = (8, 8)
     target_drop: float = 3.0
@@ -46,23 +38,11 @@ class MixedConfig:
     ranking: str | Path | None = None
     ordering: str = "greedy"
     pool: int = 16
-    proxy_images: int = 8
     full_curve: bool = False
     uniform: tuple[tuple[int, int], ...] = ((8, 8), (6, 6), (4, 4))
-    num_images: int | None = None
-    imgsz: int | None = None
-    batch: int = 16
-    device: str | None = None
-    threads: int | None = 1
-    seed: int = 0
-    ap_images: int | None = None
-    out: str | Path | None = None
-    progress: bool = True
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if self.device is None:
-            set_(self, "device", default_device())
         set_(self, "low_bits", _bits_pair(self.low_bits, "low_bits"))
         set_(self, "high_bits", _bits_pair(self.high_bits, "high_bits"))
         set_(self, "uniform", tuple(_bits_pair(b, "uniform") for b in self.uniform))
@@ -76,29 +56,8 @@ class MixedConfig:
         validate.one_of(self.rank_by, VIEWS, "rank_by")
         validate.one_of(self.ordering, ORDERINGS, "ordering")
         validate.positive_int(self.pool, "pool")
-        validate.positive_int(self.proxy_images, "proxy_images")
-        validate.positive_int(self.batch, "batch")
-        if self.ap_images is not None:
-            validate.positive_int(self.ap_images, "ap_images")
         if self.ranking is not None:
             set_(self, "ranking", Path(self.ranking))
+        self.validate_study(self.low_bits, DEFAULT_OUT_DIR)
         for bits in (self.high_bits, *self.uniform):
-            self.calib_config(bits)  # validates weights, widths, method/scheme, imgsz, device, threads, seed
-        calib = self.calib_config(self.low_bits)
-        if self.out is None:
-            set_(self, "out", DEFAULT_OUT_DIR / Path(calib.weights).stem)
-        set_(self, "out", Path(self.out))
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"out {self.out} is an existing file; give a folder")
-
-    def calib_config(self, bits: tuple[int, int]):
-        from calib import CalibConfig, QuantConfig
-
-        quant = QuantConfig(method=self.method, scheme=self.scheme, w_bits=bits[0], a_bits=bits[1])
-        return CalibConfig(quant=quant, weights=self.weights, cfg=self.cfg, data=self.calib_data,
-                           num_images=self.num_images, batch_size=self.batch, imgsz=self.imgsz, device=self.device,
-                           seed=self.seed, threads=self.threads, progress=self.progress)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else v
-                for f in dataclasses.fields(self)}
+            self.calib_config(bits)  # the other widths are valid too

@@ -76,7 +76,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
     log = get_logger()
     started = time.perf_counter()
     with torch_threads(config.threads):
-        calib_config = config.calib_config()
+        calib_config = config.calib_config(config.bits)
         calibrated = run_calibration(calib_config)
         model, timings = calibrated.model, {"calibration_s": calibrated.timings["calibration_s"]}
         layers = quantized_layers(model)

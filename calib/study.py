@@ -1,0 +1,73 @@
+"""CalibrationStudy: the settings shared by work that calibrates a model once and then scores variants of it
+(layer sensitivity, mixed-precision search): which model, which images, which quantizer, where AP is measured."""
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import validate
+
+
+def default_device() -> str:
+    """CUDA where a GPU is present, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class CalibrationStudy:
+    """weights: FP32 checkpoint (None: the embedded fixture); cfg: its model yaml where the checkpoint lacks one;
+    calib_data: calibration images (None: the synthetic calibration split); val_data: the validation set AP is
+    measured on (None: the synthetic validation split). method, scheme: the calibrator, as calib.QuantConfig takes
+    them. num_images: calibration images (None: calib's default); imgsz: None = calib's default (the checkpoint's
+    training size, else 640). device: None = CUDA where present, else CPU. proxy_images: images the cheap proxy
+    runs on, drawn from the calibration source with seed + 1; ap_images: the first N validation images AP uses
+    (None: all). out: the report folder (None: a folder named after the weights, under the study's own root).
+    """
+
+    weights: str | Path | None = None
+    cfg: str | None = None
+    calib_data: str | Path | None = None
+    val_data: str | Path | None = None
+    method: str = "uh"
+    scheme: str = "asym"
+    num_images: int | None = None
+    imgsz: int | None = None
+    batch: int = 16
+    device: str | None = None
+    threads: int | None = 1
+    seed: int = 0
+    proxy_images: int = 8
+    ap_images: int | None = None
+    out: str | Path | None = None
+    progress: bool = True
+
+    def validate_study(self, bits: tuple[int, int], default_out_dir: Path) -> None:
+        """Check the shared settings (calib.CalibConfig at `bits` checks weights, method/scheme, imgsz, device,
+        threads and seed) and fill in the device and the output folder."""
+        if self.device is None:
+            object.__setattr__(self, "device", default_device())
+        for name in ("batch", "proxy_images"):
+            validate.positive_int(getattr(self, name), name)
+        if self.ap_images is not None:
+            validate.positive_int(self.ap_images, "ap_images")
+        calib = self.calib_config(bits)
+        if self.out is None:
+            object.__setattr__(self, "out", default_out_dir / Path(calib.weights).stem)
+        object.__setattr__(self, "out", Path(self.out))
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"out {self.out} is an existing file; give a folder")
+
+    def calib_config(self, bits: tuple[int, int]):
+        """The calibration these settings run at (w_bits, a_bits)."""
+        from calib import CalibConfig, QuantConfig
+
+        quant = QuantConfig(method=self.method, scheme=self.scheme, w_bits=bits[0], a_bits=bits[1])
+        return CalibConfig(quant=quant, weights=self.weights, cfg=self.cfg, data=self.calib_data,
+                           num_images=self.num_images, batch_size=self.batch, imgsz=self.imgsz, device=self.device,
+                           seed=self.seed, threads=self.threads, progress=self.progress)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else v
+                for f in dataclasses.fields(self)}
