@@ -9,7 +9,7 @@ from pathlib import Path
 from common.atomic import write_text_atomic
 from common.cli import CliParser, fraction, image_size, make_config, positive_int, run_cli, torch_device
 from eval.fidelity.report import summary_line
-from eval.report import format_markdown, format_table
+from eval.report import format_markdown, format_table, ultralytics_line
 from eval.stage import EvalConfig, evaluate, output_paths
 
 
@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     write_text_atomic(metrics_path.with_suffix(".md"),
                       format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else ""))
     print(format_table([metrics]))
+    print(ultralytics_line(metrics))
     if fidelity:
         print(fidelity)
     print(f"{metrics['num_images']} images, {metrics['num_detections']} detections, {metrics['seconds']} s; "

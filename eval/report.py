@@ -47,3 +47,13 @@ def write_report(records: Sequence[dict], json_path: str | Path, markdown_path: 
     write_json_atomic(json_path, list(records))
     if markdown_path is not None:
         write_text_atomic(markdown_path, format_markdown(records, label_keys))
+
+
+def ultralytics_line(metrics: dict) -> str:
+    """The same detections scored as the ultralytics package's validator scores them (eval.ultralytics_metric),
+    to set beside the AP `yolo val` prints; two decimals, as it prints them."""
+    u = metrics.get("ultralytics") or {}
+    if not u:
+        return "scored as yolo val scores: not computed"
+    return (f"scored as yolo val scores (ultralytics' matching and PR interpolation, boxes unclipped): "
+            f"AP {100 * u['AP']:.2f}, AP50 {100 * u['AP50']:.2f}, AP75 {100 * u['AP75']:.2f}")

@@ -13,9 +13,10 @@ from common.errors import QYoloError
 from common.log import get_logger
 from eval.backends.base import backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
+from eval.ultralytics_metric import ultralytics_ap
 from yolo.datasets import open_dataset
 from yolo.images import read_image
-from yolo.letterbox import preprocess, rect_batches, scale_boxes
+from yolo.letterbox import clip_boxes, preprocess, rect_batches, scale_boxes
 from yolo.nms import non_max_suppression
 
 
@@ -84,10 +85,12 @@ def _load_batches(plan, imgsz: int, resize_style: str):
             yield shape, items
 
 
-def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int], int]:
-    """Detections (COCO results), ids of images scored, and the count of skipped images."""
+def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int], int, dict[int, np.ndarray]]:
+    """Detections (COCO results), ids of images scored (in the order run), the count of skipped images, and per
+    image the detections not clipped to it ([n, 6] x1, y1, x2, y2, score, category id: what `yolo val` matches)."""
     records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
-    results, scored = [], []
+    results, scored, unclipped = [], [], {}
+    category = np.asarray(dataset.class_to_category, np.float64)
     layout = backend_layout(backend)
     iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
@@ -107,12 +110,16 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
                              "(check it with python -m eval --backend torch on its checkpoint, or re-export it)")
         dets = non_max_suppression(torch.from_numpy(pred), cfg.conf_thres, iou_thres, cfg.max_det, layout=layout)
         for (record, _, meta), det in zip(items, dets):
-            det[:, :4] = scale_boxes(shape, det[:, :4], meta.original_shape, meta.ratio_pad)
+            det[:, :4] = scale_boxes(shape, det[:, :4], meta.original_shape, meta.ratio_pad, clip=False)
+            raw = det.double().numpy().copy()
+            raw[:, 5] = category[raw[:, 5].astype(int)]
+            unclipped[record.id] = raw
+            clip_boxes(det[:, :4], meta.original_shape)
             results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
             scored.append(record.id)
         bar.update(len(items))
     bar.close()
-    return results, scored, len(records) - len(scored)
+    return results, scored, len(records) - len(scored), unclipped
 
 
 def check_deployed(backend, cfg: EvalConfig) -> dict | None:
@@ -163,7 +170,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
                          f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
     try:
         fidelity = check_deployed(backend, cfg) if cfg.fidelity else None
-        results, scored, skipped = run_backend(backend, dataset, cfg)
+        results, scored, skipped, unclipped = run_backend(backend, dataset, cfg)
     finally:
         if not given:
             backend.close()
@@ -171,6 +178,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
         raise QYoloError(f"no image of {cfg.data} could be decoded; check the image folder")
     metrics_path, detections_path = output_paths(cfg.out)
     metrics = score_detections(dataset.coco, results, scored, detections_path)
+    metrics["ultralytics"] = ultralytics_ap(dataset.coco, unclipped, scored)  # what yolo val would print
     metrics.update({
         "model": str(cfg.model), "backend": backend.name, "precision": backend.precision,
         "quantization": backend.quantization, "imgsz": cfg.imgsz,

@@ -124,8 +124,9 @@ def clip_boxes(boxes: torch.Tensor, shape: tuple[int, int]) -> None:
 
 
 def scale_boxes(img1_shape: tuple[int, int], boxes: torch.Tensor, img0_shape: tuple[int, int],
-                ratio_pad=None) -> torch.Tensor:
-    """Map xyxy boxes from the model input (img1_shape) back to the original image (img0_shape), clipped."""
+                ratio_pad=None, clip: bool = True) -> torch.Tensor:
+    """Map xyxy boxes from the model input (img1_shape) back to the original image (img0_shape), clipped to it
+    unless `clip` is False."""
     if ratio_pad is None:
         gain = min(img1_shape[0] / img0_shape[0], img1_shape[1] / img0_shape[1])
         pad = (img1_shape[1] - img0_shape[1] * gain) / 2, (img1_shape[0] - img0_shape[0] * gain) / 2
@@ -136,5 +137,6 @@ def scale_boxes(img1_shape: tuple[int, int], boxes: torch.Tensor, img0_shape: tu
     boxes[:, [1, 3]] -= pad[1]
     boxes[:, [0, 2]] /= gain_x
     boxes[:, [1, 3]] /= gain_y
-    clip_boxes(boxes, img0_shape)
+    if clip:
+        clip_boxes(boxes, img0_shape)
     return boxes

@@ -170,7 +170,8 @@ def test_cli_writes_metrics_and_markdown(tiny_coco, tmp_path, capsys):
     finally:
         BACKENDS.pop("perfect")
     assert code == 0
-    assert "100.0" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "100.0" in printed and "scored as yolo val scores (" in printed and "AP 99.50, AP50 99.50" in printed
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["num_images"] == 3
     assert (tmp_path / "run" / "metrics.md").read_text().startswith("| backend | precision | AP |")
 

@@ -85,6 +85,8 @@ def test_rect_batches_by_aspect_and_maps_boxes_back(shapes_coco, tmp_path, backe
     # aspects h/w 0.75, 1.0 | 1.33, 1.6: a square batch (2.5 -> 3 strides a side) and a tall one (3 x 2 strides)
     assert WhiteRegionBackend.shapes == [(96, 96), (96, 64)]
     assert metrics["AP"] == pytest.approx(1.0) and metrics["num_images"] == 4
+    # yolo val's scorer on the same perfect detections: its interpolation gives 0.995, not 1
+    assert metrics["ultralytics"] == pytest.approx({"AP": 0.995, "AP50": 0.995, "AP75": 0.995})
     for det in json.loads((tmp_path / "m_detections.json").read_text()):
         assert det["bbox"] == pytest.approx(IMAGES[det["image_id"]][1], abs=1.01)
 
