@@ -121,7 +121,7 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(kind, tmp_path):
     assert ("truncated" in lines[0]) if kind == "truncated" else ("SCDown" in lines[0] and "not supported" in lines[0])
 
 
-@pytest.mark.parametrize("name, family", [("fixture-yolov8n", "yolov8")])
+@pytest.mark.parametrize("name, family", [("fixture-yolov8n", "yolov8"), ("fixture-yolo11n", "yolo11")])
 def test_trained_fixture_equals_ultralytics(name, family):
     """The committed fixtures (ultralytics trainer checkpoints, fp16) give ultralytics' outputs."""
     from yolo.fixture import FIXTURE_YOLO11N, FIXTURE_YOLOV8N
@@ -136,7 +136,7 @@ def test_trained_fixture_equals_ultralytics(name, family):
     assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
 
 
-@pytest.mark.parametrize("name", ["fixture-yolov8n"])
+@pytest.mark.parametrize("name", ["fixture-yolov8n", "fixture-yolo11n"])
 def test_trained_fixture_detects_the_shapes(name, tmp_path):
     """Each ultralytics fixture scores well on the first 16 validation images (regenerated with the val split's own
     seed: the same images), through the project's own anchor-free NMS and scoring."""
