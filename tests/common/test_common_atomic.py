@@ -134,6 +134,9 @@ def test_interrupt_while_the_temporary_file_is_created_leaves_nothing(tmp_path):
         from pathlib import Path
         from common.atomic import atomic_path
 
+        # a shell that starts jobs in the background sets SIGINT to "ignore", and Python then installs no
+        # KeyboardInterrupt handler: install it, so the test does not depend on how it was launched
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         real_mkstemp = tempfile.mkstemp
 
         def mkstemp_then_sigint(*args, **kwargs):
