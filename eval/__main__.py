@@ -20,7 +20,9 @@ def main(argv=None) -> int:
                         help=".pt checkpoint, calibrated artifact, .onnx, or TensorRT engine")
     parser.add_argument("--data", required=True, help="COCO instances JSON, its folder, or a YOLO data yaml")
     parser.add_argument("--backend", default="torch", help="torch | ort | openvino | tensorrt")
-    parser.add_argument("--imgsz", type=image_size, default=640)
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="input size (default: the model's fixed input, else the size its export, calibration "
+                             "or training recorded, else 640)")
     parser.add_argument("--batch", type=positive_int, default=8)
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")

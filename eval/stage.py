@@ -1,4 +1,5 @@
 """One evaluation run: a backend over a dataset (letterbox -> model -> NMS -> back-mapping) scored by pycocotools."""
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ class EvalConfig:
     model: str | Path
     data: str | Path
     backend: str = "torch"
-    imgsz: int = 640
+    imgsz: int | None = None  # None: the model's fixed input, else the size it records (export, calibration,
+    # training), else 640
     batch: int = 8
     device: str = "cpu"
     conf_thres: float = 0.001
@@ -41,7 +43,8 @@ class EvalConfig:
     rect: bool = False  # score on the validator's per-batch rectangles (val.py / yolo val), not imgsz squares
 
     def __post_init__(self):
-        validate.image_size(self.imgsz)
+        if self.imgsz is not None:
+            validate.image_size(self.imgsz)
         validate.positive_int(self.batch, "batch")
         validate.fraction(self.conf_thres, "conf_thres")
         if self.iou_thres is not None:
@@ -148,6 +151,20 @@ def check_deployed(backend, cfg: EvalConfig) -> dict | None:
     return report
 
 
+def model_imgsz(model: str | Path, backend) -> int:
+    """The input size to evaluate `model` at when none is given: its fixed input, the size its ONNX export records,
+    the size its calibrated artifact or checkpoint records (yolo.checkpoint.trained_imgsz), else 640."""
+    from yolo.checkpoint import trained_imgsz
+
+    if isinstance(backend.input_size, int):
+        return backend.input_size
+    recorded = str((getattr(backend, "metadata", None) or {}).get("qyolo.imgsz", ""))
+    if recorded.isdigit() and int(recorded) > 0:
+        return int(recorded)
+    checkpoint_size = trained_imgsz(model) if Path(model).suffix == ".pt" else None
+    return checkpoint_size or 640
+
+
 def evaluate(cfg: EvalConfig, backend=None) -> dict:
     """Metrics (AP, AP50, AP75, APs, APm, APl) plus what was evaluated; writes detections/metrics under cfg.out.
 
@@ -164,6 +181,8 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     given = backend is not None
     if not given:
         backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
+    if cfg.imgsz is None:
+        cfg = dataclasses.replace(cfg, imgsz=model_imgsz(cfg.model, backend))
     fixed = backend.input_size
     if fixed is not None and fixed != cfg.imgsz and not cfg.rect:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=PROFILES, default="trt",
                         help="trt: int8 symmetric, zero point 0; cpu: uint8 activations; fp32: no Q/DQ")
     parser.add_argument("--out", type=Path, required=True, help="output .onnx (a .onnx.json sidecar is written too)")
-    parser.add_argument("--imgsz", type=image_size, default=640)
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="input size (default: the size the artifact was calibrated at, or the checkpoint "
+                             "trained at, else 640)")
     parser.add_argument("--batch", type=positive_int, default=1,
                         help="static batch (example batch with --dynamic-batch)")
     parser.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")

@@ -45,7 +45,7 @@ class ExportConfig:
     profile: str = "trt"
     artifact: str | Path | None = None
     weights: str | Path | None = None
-    imgsz: int = 640
+    imgsz: int | None = None  # None: the size the artifact was calibrated at (the checkpoint trained at), else 640
     batch: int = 1
     dynamic_batch: bool = False
     opset: int = DEFAULT_OPSET
@@ -66,6 +66,11 @@ class ExportConfig:
                              f"weights={self.weights!s} is an FP32 checkpoint: use profile 'fp32' for it")
         for name in ("batch", "calib_images"):
             validate.positive_int(getattr(self, name), name)
+        if self.imgsz is None:
+            from yolo.checkpoint import trained_imgsz
+
+            source = self.artifact if self.artifact is not None else self.weights
+            object.__setattr__(self, "imgsz", (trained_imgsz(source) if source is not None else None) or 640)
         validate.image_size(self.imgsz)
         if isinstance(self.opset, bool) or not isinstance(self.opset, int):
             raise ValueError(f"opset must be an integer, got {self.opset!r}")

@@ -221,3 +221,32 @@ def test_unwritable_output_is_refused_before_the_work(tiny_coco, tmp_path):
 def test_config_rejects_unknown_devices(device):
     with pytest.raises(ValueError, match=rf"device '{device}' is not supported; use cpu, cuda or cuda:<index>"):
         EvalConfig(model="m.pt", data="d", device=device)
+
+
+def test_default_imgsz_is_what_the_model_records(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from eval.stage import model_imgsz
+
+    free = SimpleNamespace(input_size=None, metadata={})
+    assert model_imgsz("m.onnx", SimpleNamespace(input_size=416, metadata={})) == 416  # a fixed input decides
+    assert model_imgsz("m.onnx", SimpleNamespace(input_size=None, metadata={"qyolo.imgsz": "320"})) == 320
+    checkpoint = tmp_path / "m.pt"
+    torch.save({"train_args": {"imgsz": 288}}, checkpoint)
+    assert model_imgsz(checkpoint, free) == 288  # the size it was trained (or calibrated) at
+    assert model_imgsz(tmp_path / "missing.pt", free) == 640 and model_imgsz("m.onnx", free) == 640
+
+
+def test_evaluation_without_imgsz_runs_at_the_recorded_size(tiny_coco, tmp_path):
+    import torch
+
+    checkpoint = tmp_path / "m.pt"
+    torch.save({"imgsz": 64}, checkpoint)  # the PerfectBackend's answer holds at 64 px only
+    register_backend("perfect", f"{__name__}:PerfectBackend")
+    try:
+        metrics = evaluate(EvalConfig(model=checkpoint, data=tiny_coco, backend="perfect", progress=False))
+    finally:
+        BACKENDS.pop("perfect")
+    assert metrics["imgsz"] == 64 and metrics["AP"] == pytest.approx(1.0)

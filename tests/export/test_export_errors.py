@@ -100,3 +100,13 @@ def test_config_validation():
         ExportConfig(out="m.onnx", artifact="a.pt", profile="trt", integer_ops=True)
     with pytest.raises(ValueError, match=".onnx"):
         ExportConfig(out="m.engine", artifact="a.pt")
+
+
+def test_export_size_defaults_to_the_calibration_size(tmp_path):
+    import torch
+
+    artifact = tmp_path / "a.pt"
+    torch.save({"imgsz": 224}, artifact)
+    assert ExportConfig(out=tmp_path / "m.onnx", artifact=artifact).imgsz == 224
+    assert ExportConfig(out=tmp_path / "m.onnx", artifact=artifact, imgsz=320).imgsz == 320
+    assert ExportConfig(out=tmp_path / "m.onnx", artifact=tmp_path / "missing.pt").imgsz == 640
