@@ -9,21 +9,14 @@ It scores the same detections differently from pycocotools (what `python -m eval
   have ground truth and over the thresholds.
 """
 import numpy as np
+import torch
 from pycocotools.coco import COCO
+
+from yolo.nms import box_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 _RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 _EPS = 1e-16
-
-
-def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of xyxy boxes, [len(a), len(b)]."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / (area_a[:, None] + area_b[None] - inter + 1e-7)
 
 
 def match_detections(gt_boxes: np.ndarray, gt_classes: np.ndarray, det_boxes: np.ndarray,
@@ -32,7 +25,8 @@ def match_detections(gt_boxes: np.ndarray, gt_classes: np.ndarray, det_boxes: np
     correct = np.zeros((len(det_boxes), len(IOU_THRESHOLDS)), bool)
     if not len(gt_boxes) or not len(det_boxes):
         return correct
-    iou = box_iou_np(gt_boxes, det_boxes) * (gt_classes[:, None] == det_classes[None, :])
+    iou = box_iou(torch.from_numpy(gt_boxes), torch.from_numpy(det_boxes), eps=1e-7).numpy()  # the validator's eps
+    iou = iou * (gt_classes[:, None] == det_classes[None, :])
     claimed = np.zeros((len(gt_boxes), len(IOU_THRESHOLDS)), bool)
     columns = np.arange(len(IOU_THRESHOLDS))
     for j in np.flatnonzero((iou >= IOU_THRESHOLDS[0]).any(0)):

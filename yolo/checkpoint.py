@@ -11,6 +11,7 @@ Accepted:
 - a plain state_dict, with its model yaml given as `cfg` (a dict, a yaml file, or a name like "yolov5s").
 """
 import copy
+import functools
 import pickle
 import types
 from pathlib import Path
@@ -105,7 +106,17 @@ def _size_from(value: Any) -> int | None:
 def trained_imgsz(path: str | Path) -> int | None:
     """The image size a checkpoint was trained at, where its training code recorded it (the ultralytics package's
     train_args.imgsz, yolov5 train.py's opt.imgsz / opt.img_size, this project's imgsz); None when it did not or
-    the file cannot be read (loading it later says why)."""
+    the file cannot be read (loading it later says why). Remembered per file version: configs ask for every
+    width and method they validate, and a checkpoint can weigh hundreds of MB."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _recorded_imgsz(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _recorded_imgsz(path: str, mtime_ns: int, size: int) -> int | None:
     try:
         ckpt = read_checkpoint(path)
     except QYoloError:
@@ -117,8 +128,8 @@ def trained_imgsz(path: str | Path) -> int | None:
         args = vars(args) if hasattr(args, "__dict__") and not isinstance(args, dict) else args
         if isinstance(args, dict):
             for name in ("imgsz", "img_size"):
-                if _size_from(args.get(name)):
-                    return _size_from(args.get(name))
+                if recorded := _size_from(args.get(name)):
+                    return recorded
     return _size_from(ckpt.get("imgsz"))
 
 

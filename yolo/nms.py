@@ -13,14 +13,14 @@ def xywh2xyxy(x: torch.Tensor) -> torch.Tensor:
     return y
 
 
-def box_iou(box1: torch.Tensor, box2: torch.Tensor) -> torch.Tensor:
-    """Pairwise IoU of xyxy boxes, [N, M]."""
+def box_iou(box1: torch.Tensor, box2: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
+    """Pairwise IoU of xyxy boxes, [N, M] (`eps` keeps empty boxes finite)."""
     area1 = (box1[:, 2] - box1[:, 0]) * (box1[:, 3] - box1[:, 1])
     area2 = (box2[:, 2] - box2[:, 0]) * (box2[:, 3] - box2[:, 1])
     lt = torch.max(box1[:, None, :2], box2[None, :, :2])
     rb = torch.min(box1[:, None, 2:], box2[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(2)
-    return inter / (area1[:, None] + area2[None] - inter + 1e-9)
+    return inter / (area1[:, None] + area2[None] - inter + eps)
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thres: float, max_keep: int | None = None) -> torch.Tensor:
