@@ -40,13 +40,12 @@ def spread_labels(values: Sequence[float], min_gap: float, floor: float | None =
     in the same order (labels that would overlap are spread evenly around their group's mean; above `floor`)."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     groups = [[values[i]] for i in order]  # each group: the values it holds; placed centred on their mean
-    starts = [v[0] for v in groups]
 
     def place(group):
         start = sum(group) / len(group) - min_gap * (len(group) - 1) / 2
         return start if floor is None else max(start, floor)
 
-    merged = True
+    merged, starts = True, []
     while merged:
         merged = False
         starts = [place(g) for g in groups]
