@@ -165,5 +165,7 @@ class TrtRunner:
             if size > part.shape[0]:  # zero images fill a static batch; their predictions are dropped below
                 part = np.concatenate([part, np.zeros((size - part.shape[0], *part.shape[1:]), part.dtype)])
             outputs = self.infer_torch(self.torch.from_numpy(part))
-            chunks.append(outputs[self.prediction_name][:stop - start].float().cpu().numpy())  # .cpu() waits
+            # a copy, always: the output buffer is reused by the next chunk (.to waits for the launch on the GPU)
+            prediction = outputs[self.prediction_name][:stop - start]
+            chunks.append(prediction.to(device="cpu", dtype=self.torch.float32, copy=True).numpy())
         return np.concatenate(chunks, 0)

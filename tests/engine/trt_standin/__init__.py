@@ -11,6 +11,7 @@ extract_surface.py: enum members (at their C++ values) come from there verbatim,
 implements hides the members that generation lacks. Engines are real enough to score: a built plan runs its ONNX
 in ONNX Runtime on the stand-in GPU's memory (cuda.py).
 """
+import sys
 import types
 
 from . import api
@@ -62,6 +63,18 @@ def make_tensorrt(generation: str, gpu: StandInGpu | None = None) -> types.Modul
     return module
 
 
+def install_standin(monkeypatch, generation: str, gpu: StandInGpu | None = None) -> types.ModuleType:
+    """sys.modules["tensorrt"] = the stand-in for `generation`, and the engine stage's torch on the stand-in GPU;
+    both undone by `monkeypatch` at the end of the test. Returns the module (its __standin__ is the shared state)."""
+    import engine.device
+
+    gpu = gpu or StandInGpu()
+    module = make_tensorrt(generation, gpu)
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    monkeypatch.setattr(engine.device, "_import_torch", lambda: CudaTorch(gpu))
+    return module
+
+
 def _attach_nested(ctx: api.Context, spec: dict) -> None:
     """Enums bound inside a class (ILogger.Severity, with its members exported into ILogger) and the attributes
     the Python package sets on classes (Logger.Severity, Logger.WARNING, ...)."""
@@ -81,4 +94,5 @@ def _attach_nested(ctx: api.Context, spec: dict) -> None:
                 type.__setattr__(cls, attribute, ctx.enums[f"{target[0]}.{target[1]}"].__members__[target[2]])
 
 
-__all__ = ["GENERATIONS", "CudaTorch", "StandInGpu", "class_members", "make_tensorrt", "surface_for"]
+__all__ = ["GENERATIONS", "CudaTorch", "StandInGpu", "class_members", "install_standin", "make_tensorrt",
+           "surface_for"]
