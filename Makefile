@@ -87,6 +87,9 @@ TAG = $(METHOD)-$(SCHEME)-w$(WBITS)a$(ABITS)
 CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b$(BATCH)
+# TensorRT tunes an engine's kernels for its profile's opt batch: the batch-1 latency rows come from engines built
+# for batch 1, not from the batch-$(BATCH) ones (which the AP rows and the batch-$(BATCH) latency use).
+B1_ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b1
 BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
@@ -135,11 +138,20 @@ $(ENGINE_DIR)/%-trt.engine: $(EXPORT_DIR)/%-trt.onnx | $(STAMP)
 $(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
 	$(PY) -m engine build --onnx $< --out $@ --precision fp16 --batch $(BATCH)
 
+ifneq ($(BATCH),1)
+$(B1_ENGINE_DIR)/%-trt.engine: $(EXPORT_DIR)/%-trt.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision int8 --batch 1
+
+$(B1_ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision fp16 --batch 1
+endif
+
 # bench: FP32 / INT8 / INT4-emulated on ONNX Runtime and OpenVINO (CPU, `cpu` profile), and FP16 / INT8 /
 # INT4-emulated TensorRT engines (`trt` profile) where TensorRT is present; AP + latency report at the end.
 ORT_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu $(METHOD)-asym-w4a4-cpu,$(EXPORT_DIR)/$(v).onnx)
 OPENVINO_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpuexact $(METHOD)-asym-w4a4-cpuexact,$(EXPORT_DIR)/$(v).onnx)
 TRT_ENGINES = $(foreach v,fp16 $(METHOD)-sym-w8a8-trt $(METHOD)-sym-w4a4-trt,$(ENGINE_DIR)/$(v).engine)
+TRT_ENGINES_B1 = $(patsubst $(ENGINE_DIR)/%,$(B1_ENGINE_DIR)/%,$(TRT_ENGINES))
 CPU_METRICS = $(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/ort-%.json,$(ORT_MODELS)) \
 	$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/openvino-%.json,$(OPENVINO_MODELS))
 TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt-%.json,$(TRT_ENGINES))
@@ -162,8 +174,9 @@ $(BENCH_DIR)/latency-ort.json: $(ORT_MODELS) | $(STAMP)
 $(BENCH_DIR)/latency-openvino.json: $(OPENVINO_MODELS) | $(STAMP)
 	$(PY) -m eval.bench --models $^ --backends openvino --out $@
 
-$(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES) | $(STAMP)
-	$(PY) -m engine bench $^ --batches 1 $(BATCH) --out $@
+# each engine timed at the batch it was built for: the batch-1 engines at 1, the others at $(BATCH)
+$(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES_B1) $(if $(filter 1,$(BATCH)),,$(TRT_ENGINES)) | $(STAMP)
+	$(PY) -m engine bench $^ --batches opt --out $@
 
 bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
