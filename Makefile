@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint lock
+.PHONY: install demo test test-fast lint lock docker-check
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 # Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
@@ -37,15 +37,25 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Re-resolve the requirements in a scratch venv, without the lock, and write what was installed to constraints.txt
-# (its comment header kept). Run `make test` before committing the new lock.
+# Re-resolve the requirements without the locks and rewrite both: constraints.txt from what a scratch venv installs
+# (its comment header kept), and the GPU image's docker/constraints-image.txt from pip's resolution for the image's
+# Python and numpy (docker/image_deps.py lock). Run `make test` and `make docker-check` before committing them.
 LOCK_VENV := .lock-venv
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON_BOOT) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install -q $(TORCH)
 	$(LOCK_VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude torch; echo '$(TORCH)'; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
+	mv constraints.txt.new constraints.txt
+	$(LOCK_VENV)/bin/python docker/image_deps.py lock
+	rm -rf $(LOCK_VENV)
+
+# The GPU image's install step (docker/image_deps.py, which the Dockerfile runs) resolved by pip for the image's
+# Python, glibc and numpy (docker/base-image.json), without Docker: fails when the image would not build, or when
+# its lock no longer matches the requirements. Needs the package index; DOCKER_CHECK_FLAGS=--skip-if-offline
+# turns an unreachable index into a skip message (CI).
+docker-check: | $(STAMP)
+	$(PY) docker/image_deps.py check $(DOCKER_CHECK_FLAGS)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file
