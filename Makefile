@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint lock docker-check
+.PHONY: install demo test test-fast lint lock docker-check gpu-check
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 # Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
@@ -265,6 +265,13 @@ $(MIXED_DIR)/metrics-ort-$(MIXED_PROFILE).json: $(MIXED_DIR)/mixed-$(MIXED_PROFI
 ranges: $(DATA_DEPS) | $(STAMP)
 	$(PY) -m calib.plot --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
 		--device $(DEVICE) --out runs/ranges/$(MODEL)
+
+# The first run on a GPU machine (inside the image, or any host with CUDA torch and TensorRT): the suite's GPU tests,
+# the fixture's FP16 and INT8 engines built and evaluated with the fidelity check, UH calibration of 1,500 images at
+# 640 px timed; one pass/fail report per step (table + runs/gpu-check/report.json), in under 10 minutes. Without a
+# GPU it stops at once, saying so.
+gpu-check: | $(STAMP)
+	$(PY) -m engine.gpu_check --out runs/gpu-check
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
 # runs folders onto the same relative paths inside, so the targets above take the same arguments there.
