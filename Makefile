@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint lock
+.PHONY: install demo test test-fast lint lock docker-check gpu-check
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 # Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
@@ -37,15 +37,25 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Re-resolve the requirements in a scratch venv, without the lock, and write what was installed to constraints.txt
-# (its comment header kept). Run `make test` before committing the new lock.
+# Re-resolve the requirements without the locks and rewrite both: constraints.txt from what a scratch venv installs
+# (its comment header kept), and the GPU image's docker/constraints-image.txt from pip's resolution for the image's
+# Python and numpy (docker/image_deps.py lock). Run `make test` and `make docker-check` before committing them.
 LOCK_VENV := .lock-venv
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON_BOOT) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install -q $(TORCH)
 	$(LOCK_VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude torch; echo '$(TORCH)'; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
+	mv constraints.txt.new constraints.txt
+	$(LOCK_VENV)/bin/python docker/image_deps.py lock
+	rm -rf $(LOCK_VENV)
+
+# The GPU image's install step (docker/image_deps.py, which the Dockerfile runs) resolved by pip for the image's
+# Python, glibc and numpy (docker/base-image.json), without Docker: fails when the image would not build, or when
+# its lock no longer matches the requirements. Needs the package index; DOCKER_CHECK_FLAGS=--skip-if-offline
+# turns an unreachable index into a skip message (CI).
+docker-check: | $(STAMP)
+	$(PY) docker/image_deps.py check $(DOCKER_CHECK_FLAGS)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Pipeline: calibrate -> export -> engine -> bench, chained by file targets (a stage reruns when its input file
@@ -87,6 +97,9 @@ TAG = $(METHOD)-$(SCHEME)-w$(WBITS)a$(ABITS)
 CALIB_DIR = runs/calib/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 EXPORT_DIR = runs/export/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b$(BATCH)
+# TensorRT tunes an engine's kernels for its profile's opt batch: the batch-1 latency rows come from engines built
+# for batch 1, not from the batch-$(BATCH) ones (which the AP rows and the batch-$(BATCH) latency use).
+B1_ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b1
 BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
@@ -135,11 +148,20 @@ $(ENGINE_DIR)/%-trt.engine: $(EXPORT_DIR)/%-trt.onnx | $(STAMP)
 $(ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
 	$(PY) -m engine build --onnx $< --out $@ --precision fp16 --batch $(BATCH)
 
+ifneq ($(BATCH),1)
+$(B1_ENGINE_DIR)/%-trt.engine: $(EXPORT_DIR)/%-trt.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision int8 --batch 1
+
+$(B1_ENGINE_DIR)/fp16.engine: $(EXPORT_DIR)/fp32.onnx | $(STAMP)
+	$(PY) -m engine build --onnx $< --out $@ --precision fp16 --batch 1
+endif
+
 # bench: FP32 / INT8 / INT4-emulated on ONNX Runtime and OpenVINO (CPU, `cpu` profile), and FP16 / INT8 /
 # INT4-emulated TensorRT engines (`trt` profile) where TensorRT is present; AP + latency report at the end.
 ORT_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu $(METHOD)-asym-w4a4-cpu,$(EXPORT_DIR)/$(v).onnx)
 OPENVINO_MODELS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpuexact $(METHOD)-asym-w4a4-cpuexact,$(EXPORT_DIR)/$(v).onnx)
 TRT_ENGINES = $(foreach v,fp16 $(METHOD)-sym-w8a8-trt $(METHOD)-sym-w4a4-trt,$(ENGINE_DIR)/$(v).engine)
+TRT_ENGINES_B1 = $(patsubst $(ENGINE_DIR)/%,$(B1_ENGINE_DIR)/%,$(TRT_ENGINES))
 CPU_METRICS = $(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/ort-%.json,$(ORT_MODELS)) \
 	$(patsubst $(EXPORT_DIR)/%.onnx,$(BENCH_DIR)/metrics/openvino-%.json,$(OPENVINO_MODELS))
 TRT_METRICS = $(patsubst $(ENGINE_DIR)/%.engine,$(BENCH_DIR)/metrics/tensorrt-%.json,$(TRT_ENGINES))
@@ -162,8 +184,9 @@ $(BENCH_DIR)/latency-ort.json: $(ORT_MODELS) | $(STAMP)
 $(BENCH_DIR)/latency-openvino.json: $(OPENVINO_MODELS) | $(STAMP)
 	$(PY) -m eval.bench --models $^ --backends openvino --out $@
 
-$(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES) | $(STAMP)
-	$(PY) -m engine bench $^ --batches 1 $(BATCH) --out $@
+# each engine timed at the batch it was built for: the batch-1 engines at 1, the others at $(BATCH)
+$(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES_B1) $(if $(filter 1,$(BATCH)),,$(TRT_ENGINES)) | $(STAMP)
+	$(PY) -m engine bench $^ --batches opt --out $@
 
 bench: $(BENCH_METRICS) $(BENCH_LATENCY)
 	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
@@ -242,6 +265,13 @@ $(MIXED_DIR)/metrics-ort-$(MIXED_PROFILE).json: $(MIXED_DIR)/mixed-$(MIXED_PROFI
 ranges: $(DATA_DEPS) | $(STAMP)
 	$(PY) -m calib.plot --weights $(WEIGHTS) --data $(CALIB_SOURCE) --num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) \
 		--device $(DEVICE) --out runs/ranges/$(MODEL)
+
+# The first run on a GPU machine (inside the image, or any host with CUDA torch and TensorRT): the suite's GPU tests,
+# the fixture's FP16 and INT8 engines built and evaluated with the fidelity check, UH calibration of 1,500 images at
+# 640 px timed; one pass/fail report per step (table + runs/gpu-check/report.json), in under 10 minutes. Without a
+# GPU it stops at once, saying so.
+gpu-check: | $(STAMP)
+	$(PY) -m engine.gpu_check --out runs/gpu-check
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
 # runs folders onto the same relative paths inside, so the targets above take the same arguments there.

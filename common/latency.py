@@ -88,33 +88,48 @@ def capture_cuda_graph(torch, launch: Callable[[object], None], stream):
 
 def clear_cuda_error(torch, get_last_error: Callable[[], object] | None = None) -> None:
     """Wait for the device, then reset CUDA's last error, which a failed capture leaves set (trtexec does the same):
-    otherwise the next, unrelated CUDA call would report the capture's failure."""
+    otherwise the next, unrelated CUDA call would report the capture's failure. The error lives in the CUDA runtime
+    library that made the failing call, so it is reset there: in every libcudart this process has loaded (torch's),
+    never through NVIDIA's cuda-python, whose runtime module keeps its own error state and would reset nothing."""
     try:
         torch.cuda.synchronize()
     except RuntimeError:
         pass  # the capture's error, surfacing here once; cleared below
-    get_last_error = get_last_error or _cuda_get_last_error()
-    if get_last_error is not None:
-        get_last_error()
+    for reset in [get_last_error] if get_last_error is not None else _loaded_cudart_get_last_error():
+        reset()
 
 
-def _cuda_get_last_error() -> Callable[[], object] | None:
-    """cudaGetLastError of the CUDA runtime already loaded in this process (torch does not expose it): through
-    NVIDIA's cuda-python when installed, else the runtime library by its soname."""
+PROC_MAPS = "/proc/self/maps"
+
+
+def loaded_cudart_paths(maps_text: str) -> list[str]:
+    """The CUDA runtime libraries (libcudart.so*) mapped into a process, from its /proc/<pid>/maps text, in order."""
+    paths = []
+    for line in maps_text.splitlines():
+        fields = line.split(maxsplit=5)
+        path = fields[5].strip() if len(fields) == 6 else ""
+        if os.path.basename(path).startswith("libcudart.so") and path not in paths:
+            paths.append(path)
+    return paths
+
+
+def _loaded_cudart_get_last_error() -> list[Callable[[], object]]:
+    """cudaGetLastError of each libcudart already loaded here (dlopen of a loaded library returns that same
+    library, and so the same error state); none where the runtime is linked statically or maps are unreadable."""
     import ctypes
-    import importlib
 
-    for module in ("cuda.bindings.runtime", "cuda.cudart"):
+    try:
+        with open(PROC_MAPS) as handle:
+            paths = loaded_cudart_paths(handle.read())
+    except OSError:
+        return []
+    functions = []
+    for path in paths:
         try:
-            return importlib.import_module(module).cudaGetLastError
-        except (ImportError, AttributeError):
-            continue
-    for soname in ("libcudart.so.12", "libcudart.so.13", "libcudart.so", "cudart64_12.dll"):
-        try:
-            return ctypes.CDLL(soname).cudaGetLastError
+            functions.append(ctypes.CDLL(path).cudaGetLastError)
         except (OSError, AttributeError):
             continue
-    return None
+    return functions
 
 
 def cuda_event_times(torch, launch: Callable[[object], None], stream, iterations: int, graph=None,

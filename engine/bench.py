@@ -1,5 +1,10 @@
-"""Latency records for engines: our CUDA-event timing (common.latency) at batch 1 and a larger batch, trtexec's
-median beside it.
+"""Latency records for engines: our CUDA-event timing (common.latency) at the engine's tuned batch (or the batches
+asked for), trtexec's median beside it.
+
+TensorRT picks kernels for the optimization profile's `opt` batch; an engine timed at another batch runs kernels
+chosen for a different shape, so a batch-1 figure from a batch-32 engine is not the batch-1 latency a batch-1
+engine has. `OPT` ("opt") times each engine at its own opt batch; `make bench` builds a batch-1 engine for the
+batch-1 rows for that reason, and timing any other batch logs a warning.
 
 Records use the same keys as eval.bench's CPU records (backend, precision, imgsz, batch, median_ms, p90_ms,
 p99_ms, throughput_ips, runs) so one report reads both.
@@ -27,11 +32,19 @@ def engine_label(sidecar: dict | None, engine_path: Path) -> dict:
             "int8_convolutions": layers.get("int8_convolutions"), "convolutions": layers.get("convolutions")}
 
 
-def usable_batches(requested: list[int], min_batch: int, max_batch: int) -> list[int]:
-    """The requested batch sizes the engine's profile allows, in order, without duplicates (logs the rest); a
-    request that leaves none is a user error naming the profile."""
+OPT = "opt"
+
+
+def usable_batches(requested: list[int | str], min_batch: int, max_batch: int,
+                   opt_batch: int | None = None) -> list[int]:
+    """The requested batch sizes the engine's profile allows, in order, without duplicates (logs the rest); "opt"
+    stands for the profile's opt batch. A request that leaves none is a user error naming the profile."""
     kept = []
     for batch in requested:
+        if batch == OPT:
+            if opt_batch is None:
+                raise QYoloError("batch 'opt' needs the engine's optimization profile")
+            batch = opt_batch
         if not min_batch <= batch <= max_batch:
             get_logger().warning(f"batch {batch} is outside the engine's profile {min_batch}..{max_batch}; skipped")
         elif batch not in kept:
@@ -65,7 +78,7 @@ def time_engine(runner, batch: int, warmup: int = 50, iterations: int = 300, cud
             **({"note": note} if note else {})}
 
 
-def bench_engine(engine_path: str | Path, batches: list[int], warmup: int = 50, iterations: int = 300,
+def bench_engine(engine_path: str | Path, batches: list[int | str] = (OPT,), warmup: int = 50, iterations: int = 300,
                  cuda_graph: bool = True, use_trtexec: bool = True, device: int = 0) -> list[dict]:
     engine_path = Path(engine_path)
     runner = TrtRunner(engine_path, device=device)
@@ -74,12 +87,17 @@ def bench_engine(engine_path: str | Path, batches: list[int], warmup: int = 50, 
     lo, opt, hi = runner.profile_shapes
     trt_major = major_version(runner.trt.__version__)
     records = []
-    for batch in usable_batches(batches, lo[0], hi[0]):
+    for batch in usable_batches(list(batches), lo[0], hi[0], opt[0]):
+        if batch != opt[0]:
+            get_logger().warning(f"{engine_path.name} is tuned for batch {opt[0]} (its profile's opt); its batch "
+                                 f"{batch} time runs kernels chosen for batch {opt[0]}. For a batch-{batch} "
+                                 f"figure, build an engine with --batch {batch} (or --opt-batch {batch})")
         stats = time_engine(runner, batch, warmup=warmup, iterations=iterations, cuda_graph=cuda_graph)
         shape = (batch, *opt[1:])
         external = run_trtexec(engine_path, runner.input_name, None if lo == hi else shape, iterations,
                                cuda_graph=cuda_graph, tensorrt_major=trt_major) if use_trtexec else None
         records.append({"backend": "tensorrt", **label, "imgsz": opt[2], "device": gpu, "threads": None, **stats,
+                        "opt_batch": opt[0],
                         "trtexec_median_ms": external["median_ms"] if external else None,
                         "trtexec": external})
         get_logger().info(f"{engine_path.name} batch {batch}: median {stats['median_ms']:.3f} ms, "

@@ -16,7 +16,7 @@ from common.log import get_logger
 from common.provenance import file_sha256, sidecar_path, versions
 from engine.build_plan import BuildPlan, effective_precision, plan_build
 from engine.config import EngineConfig, ProfileShapes, profile_shapes
-from engine.device import gpu_info
+from engine.device import gpu_info, require_cuda
 from engine.errors import check_int8_support, checked, format_parser_errors, import_tensorrt, parser_error_text
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.onnx_checks import OnnxSummary, check_for_tensorrt, summarize_onnx
@@ -89,38 +89,58 @@ def _configure(trt, builder, cfg: EngineConfig, plan: BuildPlan, profile: Profil
     if cfg.optimization_level is not None:
         config.builder_optimization_level = cfg.optimization_level
     optimization_profile = checked(builder.create_optimization_profile(), "create an optimization profile", cfg.onnx)
-    optimization_profile.set_shape(profile.input_name, profile.min, profile.opt, profile.max)
-    config.add_optimization_profile(optimization_profile)
+    try:
+        optimization_profile.set_shape(profile.input_name, profile.min, profile.opt, profile.max)
+    except RuntimeError as exc:  # the bindings raise when min <= opt <= max does not hold
+        raise QYoloError(f"TensorRT refused the optimization profile {profile.as_dict()} for {cfg.onnx}: "
+                         f"{exc}") from None
+    if config.add_optimization_profile(optimization_profile) < 0:  # -1: TensorRT found the profile invalid
+        raise QYoloError(f"TensorRT refused the optimization profile {profile.as_dict()} for {cfg.onnx} (see its "
+                         f"messages above); check --batch/--min-batch/--opt-batch against the ONNX input's shape")
     monitor = _build_progress(trt)
     if monitor is not None:
         config.progress_monitor = monitor
     return config, monitor
 
 
-def _load_timing_cache(config, path: Path | None):
-    """Reuse tactic timings across builds (same TensorRT + GPU); a stale or foreign cache is ignored, not fatal."""
-    data = path.read_bytes() if path is not None and path.is_file() else b""
-    cache = config.create_timing_cache(data)
-    if not config.set_timing_cache(cache, ignore_mismatch=False) and data:
-        get_logger().warning(f"timing cache {path} was made by another TensorRT/GPU; starting a fresh one")
-        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+def _load_timing_cache(config, path: Path | None, onnx: Path) -> None:
+    """Reuse tactic timings across builds (same TensorRT + GPU). runs/ is shared between images and machines, so a
+    cache another TensorRT or GPU wrote is expected: TensorRT then either cannot read it (create_timing_cache
+    returns None) or refuses to use it (set_timing_cache returns False). Either way the build starts a fresh
+    cache, which is saved over the old one afterwards."""
+    try:
+        data = path.read_bytes() if path is not None and path.is_file() else b""
+    except OSError as exc:
+        get_logger().warning(f"timing cache {path} cannot be read ({exc}); starting a fresh one")
+        data = b""
+    cache = config.create_timing_cache(data) if data else None
+    if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+        return
+    if data:
+        get_logger().warning(f"timing cache {path} was written by another TensorRT version or GPU (or is damaged); "
+                             f"starting a fresh one")
+    fresh = checked(config.create_timing_cache(b""), "create a timing cache", onnx)
+    if not config.set_timing_cache(fresh, ignore_mismatch=False):
+        raise QYoloError(f"TensorRT refused its own new timing cache while building {onnx}; rerun with "
+                         f"--timing-cache none and report the log")
 
 
 def _save_timing_cache(config, path: Path | None) -> None:
-    if path is None:
+    cache = config.get_timing_cache() if path is not None else None
+    if cache is None:
         return
-    serialized = config.get_timing_cache().serialize()
+    serialized = cache.serialize()
     write_bytes_atomic(path, lambda tmp: tmp.write_bytes(bytes(memoryview(serialized))))
 
 
-def _inspect(trt, logger, serialized, engine_path: Path) -> tuple[str, dict]:
+def _inspect(trt, logger, serialized, engine_path: Path, conv_nodes: dict[str, bool]) -> tuple[str, dict]:
     runtime = checked(trt.Runtime(logger), "create a runtime", engine_path)
     engine = runtime.deserialize_cuda_engine(serialized)
     if engine is None:
         raise QYoloError("TensorRT built an engine it cannot load back; rerun with --verbose and report the log")
     inspector = checked(engine.create_engine_inspector(), "create an engine inspector", engine_path)
     info = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
-    return info, summarize_layers(parse_layers(info))
+    return info, summarize_layers(parse_layers(info), conv_nodes)
 
 
 def _input_for_build(cfg: EngineConfig, plan: BuildPlan) -> Path:
@@ -152,16 +172,14 @@ def build_engine(cfg: EngineConfig) -> Path:
     if summary.has_qdq:
         check_int8_support(gpu["name"], tuple(gpu["compute_capability"]))
 
-    import torch
-
-    torch.cuda.set_device(cfg.device)  # TensorRT builds on the current device of PyTorch's context
+    require_cuda(cfg.device).cuda.set_device(cfg.device)  # TensorRT builds on the current device of torch's context
     logger = trt.Logger(trt.Logger.VERBOSE if cfg.verbose else trt.Logger.WARNING)
     builder = checked(trt.Builder(logger), "create a builder", cfg.onnx)
     network = checked(builder.create_network(network_flags(trt, plan.strongly_typed)), "create a network", cfg.onnx)
     build_input = _input_for_build(cfg, plan)
     parser = _parse_onnx(trt, network, logger, build_input)
     config, _monitor = _configure(trt, builder, cfg, plan, profile)
-    _load_timing_cache(config, cfg.timing_cache)
+    _load_timing_cache(config, cfg.timing_cache, cfg.onnx)
 
     log.info(f"building {precision.upper()} engine from {cfg.onnx} on {gpu['name']} with TensorRT {trt.__version__} "
              f"({'strongly typed' if plan.strongly_typed else 'flags ' + '+'.join(plan.flags or ('none',))}; "
@@ -178,7 +196,7 @@ def build_engine(cfg: EngineConfig) -> Path:
     engine_path = cfg.engine_path
     sidecar_path(engine_path).unlink(missing_ok=True)  # never leave an old build's sidecar beside a new engine
     write_bytes_atomic(engine_path, lambda tmp: tmp.write_bytes(bytes(memoryview(serialized))))
-    inspector_json, layer_summary = _inspect(trt, logger, serialized, engine_path)
+    inspector_json, layer_summary = _inspect(trt, logger, serialized, engine_path, summary.conv_nodes)
     write_text_atomic(engine_path.with_name(engine_path.name + ".layers.json"), inspector_json)
     sidecar = make_sidecar(
         engine_path=engine_path, onnx_path=cfg.onnx, onnx_sha256=file_sha256(cfg.onnx),
@@ -186,6 +204,7 @@ def build_engine(cfg: EngineConfig) -> Path:
         plan=plan.as_dict(), profile=profile.as_dict(), workspace_bytes=cfg.workspace_bytes,
         timing_cache=str(cfg.timing_cache) if cfg.timing_cache else None, layer_summary=layer_summary,
         build_seconds=build_seconds, onnx_metadata={**summary.metadata, **cfg.extra_metadata},
+        onnx_convolutions=summary.conv_nodes,
         engine_bytes=engine_path.stat().st_size, versions=versions("torch", "onnx", "tensorrt"))
     write_sidecar(engine_path, sidecar)
     log.info(f"engine written: {engine_path} ({engine_path.stat().st_size / 1e6:.1f} MB, {build_seconds:.0f} s)")

@@ -14,6 +14,11 @@ from engine.inspector import format_precision_report, parse_layers, summarize_la
 from engine.sidecar import read_sidecar
 
 
+def _batch(text: str):
+    """A positive batch size, or 'opt' for the engine's own tuned batch."""
+    return text if text == "opt" else positive_int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = CliParser(prog="python -m engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="latency of engines (CUDA events, optional CUDA graph) + trtexec")
     bench.add_argument("engines", type=Path, nargs="+")
-    bench.add_argument("--batches", type=positive_int, nargs="+", default=[1, 32])
+    bench.add_argument("--batches", type=_batch, nargs="+", default=["opt"],
+                       help="batch sizes to time; 'opt' (default): the batch each engine was built for (profile opt)")
     bench.add_argument("--warmup", type=non_negative_int, default=50)
     bench.add_argument("--iterations", type=positive_int, default=300)
     bench.add_argument("--no-cuda-graph", action="store_true")
@@ -67,10 +73,14 @@ def _inspect(args) -> int:
     sidecar = read_sidecar(args.engine)
     if sidecar is None:
         raise QYoloError(f"no sidecar for {args.engine}; it was not built by `python -m engine build`")
-    print(json.dumps({k: v for k, v in sidecar.items() if k != "layers"}, indent=2))
+    print(json.dumps({k: v for k, v in sidecar.items() if k not in ("layers", "onnx_convolutions")}, indent=2))
     layers_path = args.engine.with_name(args.engine.name + ".layers.json")
     if layers_path.is_file():
-        summary = summarize_layers(parse_layers(layers_path.read_text()))
+        try:
+            layers = parse_layers(layers_path.read_text())
+        except ValueError as exc:  # not JSON, or no "Layers" list
+            raise QYoloError(f"{layers_path} is not an engine-inspector JSON ({exc}); rebuild the engine") from None
+        summary = summarize_layers(layers, sidecar.get("onnx_convolutions") or None)
     elif isinstance(sidecar.get("layers"), dict):
         summary = sidecar["layers"]
     else:

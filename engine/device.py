@@ -1,11 +1,21 @@
-"""The CUDA device as PyTorch sees it: the builder and the runner share PyTorch's CUDA context (no pycuda)."""
+"""The CUDA device as PyTorch sees it: the builder and the runner share PyTorch's CUDA context (no pycuda).
+
+Every CUDA use of the engine stage goes through `require_cuda` (the builder, the runner, the timing code and
+python -m engine.gpu_check), so there is one place that says what is missing, and one place the tests replace
+with their stand-in device.
+"""
 from common.errors import QYoloError
+
+
+def _import_torch():
+    import torch
+
+    return torch
 
 
 def require_cuda(device: int = 0):
     """torch with a usable CUDA device `device`, or a one-line error saying what is missing."""
-    import torch
-
+    torch = _import_torch()
     if not torch.cuda.is_available():
         raise QYoloError("no CUDA GPU visible to PyTorch: TensorRT engines are built and run on an NVIDIA GPU "
                          "(inside Docker, start the container with --gpus all: `make docker-shell`)")

@@ -10,6 +10,13 @@ With the default verbosity (LAYER_NAMES_ONLY) "Layers" is a list of names: no pr
 A layer's precision is that of its first input (as NVIDIA's TREx does): a fused Q/DQ convolution reads INT8. That
 also counts reformat and dequantize steps fed INT8, so the headline figure is the share of convolutions reading
 INT8, not the number of "INT8 layers".
+
+TensorRT's Myelin backend (LayerType "Myelin" in 10, "kgen" in 11, names like "{ForeignNode[first...last]}")
+compiles whole subgraphs, convolutions included, into one layer that has no ParameterType and whose inputs say
+nothing about the precision inside. Its "Metadata" lists the ONNX nodes it holds ("[ONNX Layer: <name>]" per
+node); the convolutions among them are counted from the source ONNX (`conv_nodes`: node name -> whether its input
+comes through a DequantizeLinear, i.e. whether explicit quantization makes it INT8), or, without the ONNX, by
+their node names.
 """
 import json
 import re
@@ -25,16 +32,52 @@ _TYPE_PATTERNS = [
 FLOAT_PRECISIONS = ("FP32", "FP16", "BF16")
 
 
+_FUSED_LAYER_TYPES = ("myelin", "kgen", "foreignnode")
+_ONNX_LAYER = re.compile(r"\[ONNX Layer: ([^\]]+)\]")
+_FOREIGN_NODE = re.compile(r"^\{ForeignNode\[(.*)\]\}$")
+_CONV_NODE_NAME = re.compile(r"(^|[/_.])Conv(_\d+)?$")
+
+
 @dataclass(frozen=True)
 class LayerPrecision:
     name: str
-    layer_type: str       # TensorRT's kernel kind, e.g. CaskConvolution, Reformat, PointWiseV2
+    layer_type: str       # TensorRT's kernel kind, e.g. CaskConvolution, Reformat, PointWiseV2, Myelin, kgen
     parameter_type: str   # the layer's role, e.g. Convolution, Pooling, Resize ("" when absent)
     precision: str        # INT8, FP16, FP32, ... or "unknown"
+    onnx_nodes: tuple[str, ...] = ()   # the ONNX nodes the layer holds, from its Metadata (TensorRT 10+)
+
+    @property
+    def is_fused_subgraph(self) -> bool:
+        """A Myelin/kgen layer: a compiled subgraph that may hold convolutions without saying so in its type."""
+        return not self.parameter_type and (self.layer_type.lower() in _FUSED_LAYER_TYPES
+                                            or bool(_FOREIGN_NODE.match(self.name)))
 
     @property
     def is_convolution(self) -> bool:
-        return "convolution" in self.parameter_type.lower() or "convolution" in self.layer_type.lower()
+        return not self.is_fused_subgraph and ("convolution" in self.parameter_type.lower()
+                                               or "convolution" in self.layer_type.lower())
+
+    def held_convolutions(self, conv_nodes: dict[str, bool] | None) -> list[str]:
+        """The convolutions a fused layer holds: its ONNX nodes that are convolutions in the source ONNX, or
+        (without it) whose names end in Conv as exporters name them."""
+        if not self.is_fused_subgraph:
+            return []
+        nodes = self.onnx_nodes or _foreign_node_endpoints(self.name)
+        if conv_nodes is not None:
+            return [node for node in nodes if node in conv_nodes]
+        return [node for node in nodes if _CONV_NODE_NAME.search(node)]
+
+
+def _foreign_node_endpoints(name: str) -> tuple[str, ...]:
+    """'{ForeignNode[first...last]}' -> (first, last): all a Myelin layer's name says without its Metadata."""
+    match = _FOREIGN_NODE.match(name)
+    return tuple(part for part in match.group(1).split("...") if part) if match else ()
+
+
+def _metadata_nodes(metadata) -> tuple[str, ...]:
+    if isinstance(metadata, list):
+        metadata = "\n".join(map(str, metadata))
+    return tuple(_ONNX_LAYER.findall(metadata)) if isinstance(metadata, str) else ()
 
 
 _TYPE_FIELDS = ("datatype", "format/datatype", "format")
@@ -69,19 +112,29 @@ def parse_layers(inspector_json: str | dict) -> list[LayerPrecision] | None:
         first = inputs[0] if inputs else (outputs[0] if outputs else {})
         layers.append(LayerPrecision(name=str(raw.get("Name", "")), layer_type=str(raw.get("LayerType", "")),
                                      parameter_type=str(raw.get("ParameterType", "")),
-                                     precision=tensor_precision(first) if isinstance(first, dict) else "unknown"))
+                                     precision=tensor_precision(first) if isinstance(first, dict) else "unknown",
+                                     onnx_nodes=_metadata_nodes(raw.get("Metadata"))))
     return layers
 
 
-def summarize_layers(layers: list[LayerPrecision] | None) -> dict:
+def summarize_layers(layers: list[LayerPrecision] | None, conv_nodes: dict[str, bool] | None = None) -> dict:
     """Counts for the sidecar and the build report. The headline is `int8_convolution_ratio`, the share of
-    convolutions reading INT8: 0 means quantization did not take."""
+    convolutions reading INT8: 0 means quantization did not take. `conv_nodes` (ONNX Conv node name -> quantized
+    by a DequantizeLinear on its input) lets the convolutions inside fused Myelin/kgen layers count: INT8 where
+    explicit quantization makes them so, else the fused layer's own precision."""
     if layers is None:
         return {"detail_available": False, "total_layers": None, "by_precision": {}, "convolutions": None,
-                "int8_convolutions": None, "int8_convolution_ratio": None, "float_convolutions": []}
+                "int8_convolutions": None, "int8_convolution_ratio": None, "float_convolutions": [],
+                "fused_convolutions": None}
     by_precision = Counter(layer.precision for layer in layers)
-    convs = [layer for layer in layers if layer.is_convolution]
-    int8_convs = sum(1 for layer in convs if layer.precision == "INT8")
+    convs = [(layer.name, layer.precision) for layer in layers if layer.is_convolution]
+    fused = []
+    for layer in layers:
+        for node in layer.held_convolutions(conv_nodes):
+            quantized = bool(conv_nodes and conv_nodes.get(node))
+            fused.append((node, "INT8" if quantized else layer.precision))
+    convs += fused
+    int8_convs = sum(1 for _, precision in convs if precision == "INT8")
     return {
         "detail_available": True,
         "total_layers": len(layers),
@@ -89,7 +142,8 @@ def summarize_layers(layers: list[LayerPrecision] | None) -> dict:
         "convolutions": len(convs),
         "int8_convolutions": int8_convs,
         "int8_convolution_ratio": int8_convs / len(convs) if convs else None,
-        "float_convolutions": [layer.name for layer in convs if layer.precision in FLOAT_PRECISIONS],
+        "float_convolutions": [name for name, precision in convs if precision in FLOAT_PRECISIONS],
+        "fused_convolutions": len(fused),
     }
 
 
@@ -99,8 +153,10 @@ def format_precision_report(summary: dict, precision: str) -> str:
         return "layer precisions: not available (engine built without ProfilingVerbosity.DETAILED)"
     counts = ", ".join(f"{name} {count}" for name, count in summary["by_precision"].items())
     ratio = summary["int8_convolution_ratio"]
+    fused = summary.get("fused_convolutions") or 0
     lines = [f"convolutions in INT8: {summary['int8_convolutions']}/{summary['convolutions']}"
-             + (f" ({ratio:.0%})" if ratio is not None else ""),
+             + (f" ({ratio:.0%})" if ratio is not None else "")
+             + (f"; {fused} of them inside fused Myelin layers (precision from their Q/DQ)" if fused else ""),
              f"layer input precisions ({summary['total_layers']} layers): {counts}"]
     if summary["float_convolutions"]:
         shown = summary["float_convolutions"][:8]

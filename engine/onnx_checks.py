@@ -29,6 +29,7 @@ class OnnxSummary:
     n_dequantize: int = 0
     blocking: list[str] = field(default_factory=list)  # export.lint findings of BUILD_BLOCKING_RULES, as text
     metadata: dict[str, str] = field(default_factory=dict)
+    conv_nodes: dict[str, bool] = field(default_factory=dict)  # Conv node name -> its input is dequantized
 
     @property
     def has_qdq(self) -> bool:
@@ -49,6 +50,14 @@ def _dims(value_info) -> list:
     return dims
 
 
+def conv_nodes(graph) -> dict[str, bool]:
+    """Each Conv node's name -> whether its data input comes from a DequantizeLinear (explicit quantization: TensorRT
+    runs it in INT8). The engine report counts the convolutions TensorRT fuses into Myelin layers from this."""
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    return {node.name: producers.get(node.input[0]) == "DequantizeLinear"
+            for node in graph.node if node.op_type == "Conv" and node.name and node.input}
+
+
 def summarize_onnx(path: str | Path) -> OnnxSummary:
     path = Path(path)
     model = load_onnx(path)
@@ -63,7 +72,7 @@ def summarize_onnx(path: str | Path) -> OnnxSummary:
                        input_shape=_dims(inputs[0]), output_names=[o.name for o in graph.output],
                        n_quantize=report.n_quantize, n_dequantize=report.n_dequantize,
                        blocking=[str(f) for f in report.errors if f.rule in BUILD_BLOCKING_RULES],
-                       metadata={p.key: p.value for p in model.metadata_props})
+                       metadata={p.key: p.value for p in model.metadata_props}, conv_nodes=conv_nodes(graph))
 
 
 def check_for_tensorrt(summary: OnnxSummary, precision: str) -> list[str]:

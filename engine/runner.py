@@ -106,7 +106,7 @@ class TrtRunner:
             if len(shape) != len(hi) or any(not a <= s <= b for a, s, b in zip(lo, shape, hi)):
                 raise QYoloError(f"input shape {shape} is outside the engine's profile {lo}..{hi}; rebuild with "
                                  f"a larger batch (`make engine BATCH=...`) or feed smaller batches")
-            self.context.set_input_shape(self.input_name, shape)
+            self._set_input_shape(shape)
             tensors = {self.input_name: self.torch.empty(shape, dtype=self.torch_dtype(self.input_name),
                                                          device=self.device)}
             for name in self.outputs:
@@ -116,10 +116,18 @@ class TrtRunner:
                 tensors[name] = self.torch.empty(out_shape, dtype=self.torch_dtype(name), device=self.device)
             self._buffers[shape] = tensors
         tensors = self._buffers[shape]
-        self.context.set_input_shape(self.input_name, shape)
+        self._set_input_shape(shape)
         for name, tensor in tensors.items():
-            self.context.set_tensor_address(name, tensor.data_ptr())
+            if not self.context.set_tensor_address(name, tensor.data_ptr()):
+                raise QYoloError(f"TensorRT refused the address of tensor {name!r} of {self.engine_path} (see its "
+                                 f"messages above): the engine and this runner disagree on its I/O tensors")
         return tensors
+
+    def _set_input_shape(self, shape: tuple) -> None:
+        if not self.context.set_input_shape(self.input_name, shape):  # False: outside the profile, wrong rank
+            lo, _, hi = self.profile_shapes
+            raise QYoloError(f"TensorRT refused input shape {shape} for {self.engine_path} (profile {lo}..{hi}; "
+                             f"see its messages above)")
 
     def close(self) -> None:
         """Release buffers, context and engine in dependency order (context before engine)."""
@@ -135,13 +143,18 @@ class TrtRunner:
             raise RuntimeError(f"TensorRT execute_async_v3 failed for {self.engine_path} (see TensorRT's log)")
 
     def infer_torch(self, batch) -> dict:
-        """batch: a torch tensor (any device) NCHW; returns the output tensors (on the GPU, valid until next call),
-        ready for use on torch's current stream."""
+        """batch: a torch tensor (any device) NCHW, possibly still being written by work queued on the caller's
+        current stream; returns the output tensors (on the GPU, valid until the next call), ready for use on
+        the caller's current stream. The runner's own stream waits for the caller's before reading the input."""
         tensors = self.buffers(tuple(batch.shape))
+        caller = self.torch.cuda.current_stream(self.device)
+        self.stream.wait_stream(caller)
+        if batch.device.type == "cuda":
+            batch.record_stream(self.stream)  # the caching allocator must not reuse it before our copy has run
         with self.torch.cuda.stream(self.stream):
             tensors[self.input_name].copy_(batch, non_blocking=True)
             self.enqueue(self.stream)
-        self.torch.cuda.current_stream(self.device).wait_stream(self.stream)
+        caller.wait_stream(self.stream)
         return {name: tensors[name] for name in self.outputs}
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -152,5 +165,7 @@ class TrtRunner:
             if size > part.shape[0]:  # zero images fill a static batch; their predictions are dropped below
                 part = np.concatenate([part, np.zeros((size - part.shape[0], *part.shape[1:]), part.dtype)])
             outputs = self.infer_torch(self.torch.from_numpy(part))
-            chunks.append(outputs[self.prediction_name][:stop - start].float().cpu().numpy())  # .cpu() waits
+            # a copy, always: the output buffer is reused by the next chunk (.to waits for the launch on the GPU)
+            prediction = outputs[self.prediction_name][:stop - start]
+            chunks.append(prediction.to(device="cpu", dtype=self.torch.float32, copy=True).numpy())
         return np.concatenate(chunks, 0)

@@ -17,7 +17,8 @@ SIDECAR_FORMAT = "q-yolo-engine/1"
 def make_sidecar(*, engine_path: Path, onnx_path: Path, onnx_sha256: str, tensorrt_version: str, gpu: dict,
                  precision: str, requested_precision: str, plan: dict, profile: dict, workspace_bytes: int,
                  timing_cache: str | None, layer_summary: dict, build_seconds: float, onnx_metadata: dict,
-                 engine_bytes: int, versions: dict | None = None) -> dict:
+                 engine_bytes: int, versions: dict | None = None,
+                 onnx_convolutions: dict[str, bool] | None = None) -> dict:
     """The sidecar content; plain data in, plain dict out (tested without TensorRT)."""
     return {
         "format": SIDECAR_FORMAT,
@@ -34,6 +35,7 @@ def make_sidecar(*, engine_path: Path, onnx_path: Path, onnx_sha256: str, tensor
         "workspace_bytes": workspace_bytes,
         "timing_cache": timing_cache,
         "layers": layer_summary,
+        "onnx_convolutions": onnx_convolutions or {},  # Conv node -> quantized; counts convs Myelin layers hold
         "build_seconds": round(build_seconds, 2),
         "onnx_metadata": onnx_metadata,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

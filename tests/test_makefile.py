@@ -70,9 +70,9 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     backends = sorted({line.split("--backend ")[1].split()[0] for line in evals})
     assert backends == ["openvino", "ort", "tensorrt"] and len(evals) == 9
     builds = [line for line in lines if "-m engine build" in line]
-    assert len(builds) == 3 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
+    assert len(builds) == 6 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
     assert any("uh-sym-w4a4-trt.onnx" in line for line in builds)  # INT4-emulated engine
-    assert any("-m engine bench" in line and "--batches 1 32" in line for line in lines)
+    assert any("-m engine bench" in line and "--batches opt" in line for line in lines)
     assert any("-m eval.bench" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
                for line in lines)
     # OpenVINO gets the cpu graph with Q/DQ only at the quantizers (fast there), ONNX Runtime the completed one
@@ -80,6 +80,22 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     assert any("--no-integer-ops" in line and "cpuexact.onnx" in line for line in lines)
     report = lines[-1]
     assert "-m eval.report_bench" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
+
+
+def test_batch1_latency_comes_from_engines_built_for_batch1(weights):
+    """TensorRT tunes kernels for the profile's opt batch: the batch-1 rows must time engines built for batch 1,
+    each engine at the batch it was built for; the AP rows use the batch-BATCH engines."""
+    lines = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=yes", "DEVICE=cuda", "BATCH=16")
+    builds = {line.split("--out ")[1].split()[0]: line for line in lines if "-m engine build" in line}
+    for variant in ("fp16", "uh-sym-w8a8-trt", "uh-sym-w4a4-trt"):
+        assert builds[f"runs/engines/fixture-256-n256-b1/{variant}.engine"].endswith("--batch 1")
+        assert builds[f"runs/engines/fixture-256-n256-b16/{variant}.engine"].endswith("--batch 16")
+    (bench,) = [line for line in lines if "-m engine bench" in line]
+    timed = bench.split("-m engine bench ")[1].split(" --batches")[0].split()
+    assert sorted(timed) == sorted(builds) and "--batches opt" in bench
+    assert all("-b16/" in line for line in lines if "--backend tensorrt" in line)
+    single = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=yes", "DEVICE=cuda", "BATCH=1")
+    assert sum("-m engine build" in line for line in single) == 3  # BATCH=1: one set of engines serves both
 
 
 def test_bench_without_tensorrt_has_cpu_rows_only(weights):

@@ -89,3 +89,34 @@ def test_failed_capture_clears_the_cuda_error():
     assert graph is None and "CUDA graph capture failed (RuntimeError" in note
     clear_cuda_error(types.SimpleNamespace(cuda=cuda), get_last_error=lambda: cleared.append(True))
     assert ("synchronize", None) in cuda.events and cleared == [True]
+
+
+def test_cuda_error_is_cleared_in_torchs_runtime_not_through_cuda_python(tmp_path, monkeypatch):
+    """cuda-python's runtime module keeps its own error state (it is not the libcudart torch and TensorRT call), so
+    clearing through it does nothing: the error must be reset in each libcudart mapped into the process."""
+    import ctypes
+    import sys
+
+    from common import latency
+
+    cudart = "/usr/local/lib/python3.12/dist-packages/nvidia/cuda_runtime/lib/libcudart.so.12"
+    maps = tmp_path / "maps"
+    maps.write_text("7f0a1c000000-7f0a1c028000 r--p 00000000 08:01 1311 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+                    f"7f0a2d000000-7f0a2d080000 r-xp 00000000 08:01 4242 {cudart}\n"
+                    f"7f0a2d080000-7f0a2d090000 r--p 00080000 08:01 4242 {cudart}\n"
+                    "7ffd5a1f0000-7ffd5a211000 rw-p 00000000 00:00 0 [stack]\n")
+    assert latency.loaded_cudart_paths(maps.read_text()) == [cudart]
+    monkeypatch.setattr(latency, "PROC_MAPS", str(maps))
+    calls = []
+    cuda_python = types.ModuleType("cuda.bindings.runtime")  # present in NGC images
+    cuda_python.cudaGetLastError = lambda: calls.append("cuda-python")
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+        monkeypatch.setitem(sys.modules, name, cuda_python)
+
+    class Library:
+        def __init__(self, path):
+            self.cudaGetLastError = lambda: calls.append(path)
+
+    monkeypatch.setattr(ctypes, "CDLL", Library)
+    clear_cuda_error(types.SimpleNamespace(cuda=FakeCuda()))
+    assert calls == [cudart]

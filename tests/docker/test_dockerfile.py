@@ -1,4 +1,6 @@
-"""The GPU image's Dockerfile: hadolint clean, pinned NGC base, every build step explained, torch/TensorRT kept."""
+"""The GPU image's Dockerfile: hadolint clean, pinned NGC base, every build step explained, dependencies installed
+by the script `make docker-check` resolves."""
+import json
 import re
 import shutil
 import subprocess
@@ -65,12 +67,25 @@ def test_every_build_step_is_explained():
         assert comments, f"no comment explains: {instruction[:80]}"
 
 
-def test_torch_and_tensorrt_are_never_reinstalled():
-    pip_lines = [step for step, _ in _instructions() if "pip install" in step]
-    assert pip_lines
-    for line in pip_lines:
-        assert "-c /tmp/keep-image-builds.txt" in line
-        assert not re.search(r"pip install[^&]*\b(torch|tensorrt)\b(?!\S)", line.split("-r")[0]), line
+def test_the_install_step_is_the_script_docker_check_resolves():
+    """One script installs the dependencies in the image and resolves them in `make docker-check`: they cannot drift.
+    No pip call of its own in the Dockerfile (that one would not be checked)."""
+    steps = [step for step, _ in _instructions()]
+    install = [step for step in steps if "image_deps.py" in step and step.startswith("RUN")]
+    assert len(install) == 1 and "python docker/image_deps.py install" in install[0]
+    assert not any("pip install" in step for step in steps)
+    copied = " ".join(step for step in steps if step.startswith("COPY") and "image_deps.py" in step)
+    for name in ("docker/image_deps.py", "docker/base-image.json", "docker/constraints-image.txt"):
+        assert name in copied
+    makefile = (ROOT / "Makefile").read_text()
+    assert "docker/image_deps.py check" in makefile and "docker/image_deps.py lock" in makefile
+    assert "make docker-check DOCKER_CHECK_FLAGS=--skip-if-offline" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_base_image_is_named_once():
+    base = json.loads((ROOT / "docker" / "base-image.json").read_text())
+    assert re.search(r"^ARG BASE_IMAGE=(\S+)", DOCKERFILE.read_text(), re.M).group(1) == base["image"]
+    assert {"torch", "tensorrt", "numpy"} <= set(base["held"])
 
 
 def test_dockerignore_keeps_data_and_outputs_out():
@@ -78,33 +93,15 @@ def test_dockerignore_keeps_data_and_outputs_out():
     assert {".venv", "data", "runs", "weights", "**/*.engine", ".git"} <= ignored
 
 
-def _lock_filter_program() -> str:
-    """The awk program of the Dockerfile's install step that drops the image's own packages from the lock."""
-    step = next(step for step, _ in _instructions() if "locked-others" in step)
-    return re.search(r"awk -F'==' '(.+?)'\s", step).group(1)
-
-
-def test_the_lock_keeps_the_image_builds(tmp_path):
-    """In the image, the lock pins only what the image lacks: NVIDIA's torch and its numpy/OpenCV stay."""
-    awk = shutil.which("awk")
-    if awk is None:
-        pytest.skip("awk not installed")
-    image = tmp_path / "image.txt"
-    image.write_text("torch==2.6.0a0+ecf3bae40a\nnumpy==1.26.4\nopencv==4.10.0\nTyping_Extensions==4.12.2\n")
-    lock = tmp_path / "constraints.txt"
-    lock.write_text("# header\nnumpy==2.4.6\nonnx==1.23.2\ntyping-extensions==4.16.0\ntorch==2.13.0\n"
-                    "onnxruntime==1.32.0\n")
-    done = subprocess.run([awk, "-F==", _lock_filter_program(), str(image), str(lock)], capture_output=True,
-                          text=True, check=True)
-    assert done.stdout.split() == ["onnx==1.23.2", "onnxruntime==1.32.0"]
-
-
-def test_the_lock_pins_every_requirement():
-    """constraints.txt holds an exact version of every package requirements*.txt name."""
+@pytest.mark.parametrize("lock", ["constraints.txt", "docker/constraints-image.txt"])
+def test_the_lock_pins_every_requirement(lock):
+    """Each lock (development machines; the GPU image) holds an exact version of every package requirements*.txt
+    name, the image's own held packages (torch, TensorRT, numpy) excepted."""
+    held = set(json.loads((ROOT / "docker" / "base-image.json").read_text())["held"]) if "image" in lock else set()
     locked = {line.split("==")[0].lower().replace("_", "-")
-              for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+              for line in (ROOT / lock).read_text().splitlines() if "==" in line} | held
     for name in ("requirements.txt", "requirements-dev.txt"):
         for line in (ROOT / name).read_text().splitlines():
             requirement = re.split(r"[<>=!~ ;#\[]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
             if requirement:
-                assert requirement in locked, f"{requirement} ({name}) is not in constraints.txt: run make lock"
+                assert requirement in locked, f"{requirement} ({name}) is not in {lock}: run make lock"

@@ -75,3 +75,45 @@ def test_report_says_whether_int8_took():
     only_reformats = dict(summary, int8_convolutions=0, int8_convolution_ratio=0.0)
     assert "no convolution runs in INT8" in format_precision_report(only_reformats, "int8")
     assert "no convolution runs in INT8" not in format_precision_report(only_reformats, "fp16")
+
+
+# The Q/DQ graph's convolutions: model.1 and model.2 read a DequantizeLinear, the first conv and the Detect conv not.
+CONV_NODES = {"/model.0/conv/Conv": False, "/model.1/conv/Conv": True, "/model.2/cv1/conv/Conv": True,
+              "/model.24/m.0/Conv": False}
+
+
+def test_convolutions_inside_a_myelin_layer_are_counted():
+    """TensorRT 10's Myelin backend compiles a subgraph into one layer without ParameterType; its Metadata lists the
+    ONNX nodes it holds, and the source ONNX says which of those are Q/DQ convolutions."""
+    layers = parse_layers((DATA / "inspector_trt10_myelin.json").read_text())
+    assert [layer.is_fused_subgraph for layer in layers] == [False, True]
+    assert layers[1].onnx_nodes[:2] == ("/model.1/conv/_input_quantizer/QuantizeLinear", "/model.1/conv/Conv")
+    summary = summarize_layers(layers, CONV_NODES)
+    assert summary["convolutions"] == 4 and summary["fused_convolutions"] == 3
+    assert summary["int8_convolutions"] == 2 and summary["int8_convolution_ratio"] == 0.5
+    assert summary["float_convolutions"][1:] == ["/model.24/m.0/Conv"]
+    report = format_precision_report(summary, "int8")
+    assert report.startswith("convolutions in INT8: 2/4 (50%); 3 of them inside fused Myelin layers")
+    assert "WARNING" not in report
+
+
+def test_a_myelin_layer_without_the_onnx_counts_its_convolutions_by_name():
+    layers = parse_layers((DATA / "inspector_trt10_myelin.json").read_text())
+    summary = summarize_layers(layers)  # `python -m engine inspect` of an engine whose sidecar predates the record
+    assert summary["convolutions"] == 4 and summary["fused_convolutions"] == 3
+    assert summary["int8_convolutions"] == 0  # precision unknown without the Q/DQ: the fused layer reads FP16
+
+
+def test_a_whole_network_in_myelin_still_has_a_ratio():
+    """Everything in one ForeignNode, as TensorRT 11 may do: no convolution layer at all. The ratio must come from
+    the convolutions the layer holds (the GPU test compares it with 0.5), not be None."""
+    text = (DATA / "inspector_trt10_myelin.json").read_text()
+    data = json.loads(text)
+    data["Layers"] = data["Layers"][1:]
+    data["Layers"][0]["LayerType"] = "kgen"
+    summary = summarize_layers(parse_layers(data), CONV_NODES)
+    assert summary["convolutions"] == 3 and summary["int8_convolution_ratio"] == pytest.approx(2 / 3)
+    no_metadata = dict(data["Layers"][0])
+    del no_metadata["Metadata"]
+    summary = summarize_layers(parse_layers({"Layers": [no_metadata]}), CONV_NODES)
+    assert summary["convolutions"] == 0 and summary["int8_convolution_ratio"] is None  # the name says only ends
