@@ -12,7 +12,7 @@ from common import validate
 from common.atomic import check_output_dir, check_output_file, write_json_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from eval.backends.base import backend_layout, create_backend
+from eval.backends.base import backend_class_names, backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from eval.ultralytics_metric import ultralytics_ap
 from yolo.datasets import open_dataset
@@ -93,7 +93,8 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     image the detections not clipped to it ([n, 6] x1, y1, x2, y2, score, category id: what `yolo val` matches)."""
     records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
     results, scored, unclipped = [], [], {}
-    category = np.asarray(dataset.class_to_category, np.float64)
+    class_to_category = dataset.categories_for(backend_class_names(backend), str(cfg.model))
+    category = np.asarray(class_to_category, np.float64)
     layout = backend_layout(backend)
     iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
@@ -102,9 +103,9 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     resize_style = layout.val_resize if cfg.rect else "area-down"  # squares: the one preprocessing calib also uses
     for shape, items in _load_batches(plan, cfg.imgsz, resize_style):
         pred = np.asarray(backend(np.stack([chw for _, chw, _ in items])), dtype=np.float32)
-        if layout.num_classes(pred) > len(dataset.class_to_category):
+        if layout.num_classes(pred) > len(class_to_category):
             raise QYoloError(f"{cfg.model} predicts {layout.num_classes(pred)} classes but {cfg.data} lists only "
-                             f"{len(dataset.class_to_category)} categories; evaluate on a dataset whose category "
+                             f"{len(class_to_category)} categories; evaluate on a dataset whose category "
                              "list covers every class of the model")
         if not np.isfinite(pred).all():  # NMS would silently drop or keep garbage boxes: AP would just look low
             bad = [record.path.name for (record, _, _), p in zip(items, pred) if not np.isfinite(p).all()]
@@ -118,7 +119,7 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
             raw[:, 5] = category[raw[:, 5].astype(int)]
             unclipped[record.id] = raw
             clip_boxes(det[:, :4], meta.original_shape)
-            results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
+            results.extend(detections_to_coco(record.id, det.numpy(), class_to_category))
             scored.append(record.id)
         bar.update(len(items))
     bar.close()

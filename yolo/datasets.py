@@ -14,7 +14,10 @@ from pycocotools.coco import COCO
 from tqdm import tqdm
 
 from common.errors import QYoloError
+from common.input_file import read_text
 from common.log import get_logger
+from yolo.classes import match_class_names
+from yolo.coco_check import check_coco
 from yolo.images import IMAGE_SUFFIXES, list_images
 
 # COCO's 80 detection classes use 80 of the ids 1..90; these ten ids are unused.
@@ -42,6 +45,14 @@ class DetectionDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def categories_for(self, model_names: list[str] | None, model_label: str) -> list[int]:
+        """The category id of each class of a model with `model_names`: by name where both sides name their
+        classes and the orders differ (yolo.classes), else by position."""
+        mapping = match_class_names(model_names, self.names, model_label, str(self.source))
+        if mapping is None:
+            return list(self.class_to_category)
+        return [self.class_to_category[j] for j in mapping]
+
 
 def _quiet_coco(dataset: dict) -> COCO:
     coco = COCO()
@@ -65,21 +76,13 @@ def _image_folder_for(ann_path: Path, file_names: list[str]) -> Path:
 
 
 def _open_coco_json(ann_path: Path) -> DetectionDataset:
+    text = read_text(ann_path, "annotation file", "give a COCO instances_*.json")
     try:
-        data = json.loads(ann_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise QYoloError(f"cannot read annotation file {ann_path}: {exc}; give a COCO instances_*.json") from None
-    missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise QYoloError(f"{ann_path} is not a COCO detection JSON: missing key(s) {missing}; "
-                         "give an instances_*.json file")
-    if not data["images"]:
-        raise QYoloError(f"{ann_path} lists no images; the annotation file is empty")
-    for index, im in enumerate(data["images"]):
-        lacking = [key for key in ("id", "file_name") if not isinstance(im, dict) or key not in im]
-        if lacking:
-            raise QYoloError(f"{ann_path}: images[{index}] (id {im.get('id', '?') if isinstance(im, dict) else '?'}) "
-                             f"has no {' or '.join(lacking)}; every image entry needs an id and a file_name")
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QYoloError(f"cannot read annotation file {ann_path}: not valid JSON ({exc}); give a COCO "
+                         "instances_*.json") from None
+    check_coco(data, ann_path)
     folder = _image_folder_for(ann_path, [im["file_name"] for im in data["images"]])
     images = [_image_record(im, folder) for im in data["images"]]
     categories = sorted(data["categories"], key=lambda c: c["id"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from common.errors import QYoloError
 from common.onnx_file import load_onnx
+from export.metadata import check_metadata
 
 NOT_QUANTIZED = "not quantized"
 
@@ -24,7 +25,7 @@ def _resolve(recorded: str, beside: Path) -> Path | None:
 def _from_onnx(onnx_path: Path) -> tuple[Path | None, str | None, str]:
     """(artifact path or None, recorded sha256, what was found) for an exported graph."""
     model = load_onnx(onnx_path, "export it first (python -m export)")
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = check_metadata({p.key: p.value for p in model.metadata_props}, onnx_path)
     if meta.get("qyolo.profile") == "fp32" or not any(n.op_type == "QuantizeLinear" for n in model.graph.node):
         return None, None, NOT_QUANTIZED
     recorded, sha = meta.get("qyolo.artifact"), meta.get("qyolo.artifact_sha256")
