@@ -36,7 +36,16 @@ from calib.replace import quantize_model
 from calib.stage import CalibConfig, with_family_float_head
 from common import validate
 from common.atomic import check_output_dir, save_png_atomic, write_json_atomic
-from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
+from common.cli import (
+    CliParser,
+    finite_float,
+    image_size,
+    make_config,
+    positive_int,
+    run_cli,
+    thread_count,
+    torch_device,
+)
 from common.errors import QYoloError
 from common.log import get_logger
 from common.threads import torch_threads
@@ -238,13 +247,13 @@ def main(argv=None) -> int:
                              "else 640)")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument("--layers", nargs="+", default=[], metavar="MODULE",
                         help="modules to draw, e.g. model.2.cv1.conv (default: --num-layers representative ones)")
     parser.add_argument("--num-layers", type=positive_int, default=3, help="representative layers (default 3)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_VARIANTS), help=f"of {list(VARIANTS)}")
     parser.add_argument("--a-bits", nargs="+", type=positive_int, default=[8, 4], help="activation bit widths")
-    parser.add_argument("--percentile", type=float, default=99.99, help="for the percentile method")
+    parser.add_argument("--percentile", type=finite_float, default=99.99, help="for the percentile method")
     parser.add_argument("--out", default=None, help="output folder (default runs/ranges/<model>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

@@ -100,7 +100,7 @@ class CalibConfig:
             validate.positive_int(getattr(self, name), name)
         validate.image_size(self.imgsz)
         if self.threads is not None:
-            validate.positive_int(self.threads, "threads")
+            validate.thread_count(self.threads, "threads")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         validate.torch_device(self.device)

@@ -54,7 +54,7 @@ class EvalConfig:
             validate.positive_int(self.max_images, "max_images")
         validate.torch_device(self.device)
         if self.backend_options.get("threads") is not None:
-            validate.positive_int(self.backend_options["threads"], "threads")
+            validate.thread_count(self.backend_options["threads"], "threads")
         validate.positive_int(self.fidelity_images, "fidelity_images")
 
 

@@ -170,6 +170,13 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     else:
         import contextlib
         context = contextlib.nullcontext()
+    integer_ops = _integer_ops(cfg, quant)
+    if integer_ops and quant["method"] is None:
+        raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
+                         "take their ranges with one: export with --no-integer-ops")
+    if integer_ops and calib_batches is None:  # before the export's work: a missing image source is one line now
+        from export.source import calibration_batches
+        calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
     with context, temporary_folder("qyolo-export-") as tmp:
         raw_path = export_torch(model, Path(tmp) / "raw.onnx", cfg.imgsz, cfg.batch, cfg.dynamic_batch, cfg.opset)
         raw = onnx.load(str(raw_path))
@@ -185,17 +192,9 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
         activation_dtype = "uint8"
     elif cfg.profile == "trt":
         activation_dtype = "int8"
-    integer_ops = _integer_ops(cfg, quant)
     if integer_ops:
-        if calib_batches is None:
-            from export.source import calibration_batches
-            calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
-        method = quant["method"]
-        if method is None:
-            raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
-                             "take their ranges with one: export with --no-integer-ops")
         report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
-                                                     method=method).to_dict()
+                                                     method=quant["method"]).to_dict()
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,

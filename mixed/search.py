@@ -62,6 +62,7 @@ def search_mixed(config: MixedConfig) -> dict:
 
     log = get_logger()
     started = time.perf_counter()
+    val_data = config.checked_val_data()
     with torch_threads(config.threads):
         low = config.calib_config(config.low_bits)
         given_order = None  # read before the work: a ranking for other settings fails at once
@@ -96,11 +97,6 @@ def search_mixed(config: MixedConfig) -> dict:
             order = head + [name for name in order if name not in head]
         timings["ranking_s"] = time.perf_counter() - t0
 
-        val_data = config.val_data
-        if val_data is None:
-            from yolo.fixture import fixture_val_data
-
-            val_data = fixture_val_data(progress=config.progress)
         scorer = ApScorer(val_data, low.imgsz, config.batch, config.device, config.ap_images)
         quantization = {"method": config.method, "scheme": config.scheme}
 
