@@ -35,7 +35,7 @@ from calib.layer_ranges import (
 from calib.replace import quantize_model
 from calib.stage import CalibConfig, with_family_float_head
 from common import validate
-from common.atomic import check_output_dir, save_png_atomic, write_json_atomic
+from common.atomic import check_output_dir, save_png_atomic
 from common.cli import (
     CliParser,
     finite_float,
@@ -48,6 +48,7 @@ from common.cli import (
 )
 from common.errors import QYoloError
 from common.log import get_logger
+from common.output_set import begin_output_set, commit_output_set
 from common.threads import torch_threads
 
 DEFAULT_VARIANTS = ("minmax", "percentile", "mse", "entropy", "uh-asym")
@@ -183,6 +184,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
     from torch import nn
 
     from yolo.checkpoint import load_model
+    from yolo.memory import check_batch_fits
 
     calib = cfg.calibration
     log = get_logger()
@@ -191,6 +193,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
         raise QYoloError(f"device {calib.device!r} asked but CUDA is not available here; use --device cpu")
     with torch_threads(calib.threads):
         model = load_model(calib.weights, cfg=calib.cfg, fuse=True, device=calib.device)
+        check_batch_fits(model, calib.imgsz, calib.batch_size, f"collecting the ranges of {calib.weights}")
         quant = with_family_float_head(calib.quant, model) if calib.quant.float_head_classes else calib.quant
         float_modules = [name for name, m in model.named_modules() if type(m) in (nn.Conv2d, nn.MaxPool2d)]
         quantize_model(model, quant)
@@ -217,6 +220,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
                                  "check the image folder") from None
             raise
         reports = [layer_report(stats[name], cfg.a_bits, cfg.display_bins) for name in names]
+    begin_output_set(cfg.out / "ranges.json")  # the PNGs first, ranges.json last, naming their hashes
     for report in reports:
         report["png"] = str(draw_layer(report, cfg.a_bits, cfg.variants, cfg.out / f"{report['module']}.png"))
     title = (f"{Path(calib.weights).name}: activation histograms and clipping ranges "
@@ -226,7 +230,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
                            "a_bits": list(cfg.a_bits), "num_images": len(images.used),
                            "seconds": round(time.perf_counter() - started, 2)},
               "grid_png": str(grid), "layers": reports}
-    write_json_atomic(cfg.out / "ranges.json", result)
+    commit_output_set(cfg.out / "ranges.json", result, [grid] + [report["png"] for report in reports])
     _print_summary(reports)
     print(f"wrote {cfg.out / 'ranges.json'}, {grid} and {len(reports)} per-layer PNGs in {cfg.out}")
     return result

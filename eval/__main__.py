@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.atomic import write_text_atomic
 from common.cli import CliParser, fraction, image_size, make_config, positive_int, run_cli, thread_count, torch_device
 from eval.fidelity.report import summary_line
-from eval.report import format_markdown, format_table, ultralytics_line
+from eval.report import format_table, ultralytics_line
 from eval.stage import EvalConfig, evaluate, output_paths
 
 
@@ -53,8 +52,6 @@ def main(argv=None) -> int:
     metrics = evaluate(cfg)
     metrics_path, _ = output_paths(out)
     fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None
-    write_text_atomic(metrics_path.with_suffix(".md"),
-                      format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else ""))
     print(format_table([metrics]))
     print(ultralytics_line(metrics))
     if fidelity:

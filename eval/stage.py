@@ -9,9 +9,10 @@ import torch
 from tqdm import tqdm
 
 from common import validate
-from common.atomic import check_output_dir, check_output_file, write_json_atomic
+from common.atomic import check_output_dir, check_output_file, write_text_atomic
 from common.errors import QYoloError
 from common.log import get_logger
+from common.output_set import begin_output_set, commit_output_set
 from eval.backends.base import backend_class_names, backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from eval.ultralytics_metric import ultralytics_ap
@@ -126,6 +127,20 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     return results, scored, len(records) - len(scored), unclipped
 
 
+def check_backend_memory(backend, cfg: EvalConfig) -> None:
+    """Refuse a batch the machine cannot hold before it is loaded: measured on a torch model, the input batch
+    alone for a runtime (which holds its own activations)."""
+    from common.memory import check_fits
+    from yolo.memory import INPUT_BYTES_PER_PIXEL, check_batch_fits
+
+    model = getattr(backend, "model", None)
+    if isinstance(model, torch.nn.Module):
+        check_batch_fits(model, cfg.imgsz, cfg.batch, f"evaluating {cfg.model}")
+    else:
+        check_fits(cfg.batch * cfg.imgsz ** 2 * INPUT_BYTES_PER_PIXEL, f"evaluating {cfg.model} at --imgsz "
+                   f"{cfg.imgsz} and --batch {cfg.batch}", "use a smaller --batch")
+
+
 def check_deployed(backend, cfg: EvalConfig) -> dict | None:
     """The fidelity report of a quantized model on a runtime (None for FP32 models and the torch backend, where
     there is nothing to compare); a check that cannot run is recorded as skipped, with why."""
@@ -189,6 +204,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
                          f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
     try:
+        check_backend_memory(backend, cfg)
         fidelity = check_deployed(backend, cfg) if cfg.fidelity else None
         results, scored, skipped, unclipped = run_backend(backend, dataset, cfg)
     finally:
@@ -197,6 +213,8 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     if not scored:
         raise QYoloError(f"no image of {cfg.data} could be decoded; check the image folder")
     metrics_path, detections_path = output_paths(cfg.out)
+    if metrics_path is not None:
+        begin_output_set(metrics_path)  # detections, report and metrics are one set: no old metrics beside new files
     metrics = score_detections(dataset.coco, results, scored, detections_path)
     metrics["ultralytics"] = ultralytics_ap(dataset.coco, unclipped, scored)  # what yolo val would print
     metrics.update({
@@ -209,8 +227,18 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     if fidelity is not None:
         metrics["fidelity"] = fidelity
     if metrics_path:
-        write_json_atomic(metrics_path, metrics)
+        report = write_text_atomic(metrics_path.with_suffix(".md"), markdown_report(metrics))
+        commit_output_set(metrics_path, metrics, [detections_path, report])
     return metrics
+
+
+def markdown_report(metrics: dict) -> str:
+    """metrics.md: the AP table, and the fidelity verdict of a deployed model."""
+    from eval.fidelity.report import summary_line
+    from eval.report import format_markdown
+
+    fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None
+    return format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else "")
 
 
 def output_paths(out: str | Path | None) -> tuple[Path | None, Path | None]:

@@ -28,6 +28,7 @@ from export.metadata import build_metadata, set_metadata
 from export.placement import apply_placement, find_quantizers
 from export.qdq import QDQMaker
 from export.torch_export import OUTPUT_NAME, export_torch
+from yolo.memory import check_batch_fits
 
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
 
@@ -164,6 +165,7 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     _check_profile(cfg, quant, meta)
     log = get_logger()
     model = model.eval().float().cpu()
+    check_batch_fits(model, cfg.imgsz, cfg.batch, f"exporting {out.name}")
     if cfg.profile == "fp32" and quant:
         from calib.modes import quant_mode
         context = quant_mode(model, "disabled")

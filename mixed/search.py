@@ -22,6 +22,7 @@ from tqdm import tqdm
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.output_set import begin_output_set
 from common.threads import torch_threads
 from mixed.config import MixedConfig
 from mixed.ordering import greedy_order
@@ -154,6 +155,7 @@ def search_mixed(config: MixedConfig) -> dict:
                 "ap": curve[chosen_k], "reached_target": first_hit is not None,
                 "layer_bits": chosen.to_dict()["layer_bits"]}
         timings["total_s"] = time.perf_counter() - started
+        begin_output_set(config.out / "mixed.json")  # mixed.pt, mixed.png and mixed.json are one set
         save_artifact(artifact, model, chosen, {**calibrated.meta, "timings": timings,
                                                 "mixed_plan": {key: plan[key] for key in ("raised", "share", "ap")}})
     return {"format": "q-yolo-mixed/1", "settings": {**config.to_dict(), "imgsz": low.imgsz,
