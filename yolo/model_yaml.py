@@ -49,7 +49,7 @@ def _check_row(row: Any, where: str, depth: float) -> None:
         raise QYoloError(f"{where}: 'from' is {source!r}, not a layer index or a list of them")
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
         raise QYoloError(f"{where}: 'number' is {number!r}, not a positive repeat count")
-    if number * depth > MAX_REPEATS:
+    if number > 1 and number * depth > MAX_REPEATS:  # the parsers scale repeat counts above 1 only
         raise QYoloError(f"{where} repeats its module {number} x depth {depth:g} times (at most {MAX_REPEATS}); "
                          "fix the number or the depth multiple")
     if not isinstance(module, str) or not module:
