@@ -341,7 +341,9 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
     model_cfg = dict(model_cfg)
     state_dict = {k: v.float() if v.dtype.is_floating_point else v for k, v in state_dict.items()
                   if not k.endswith("anchor_grid")}  # yolov5 before v6 and yolov7 save the anchor grid as a buffer
-    family = family_of(model_cfg, source=f"the model yaml inside checkpoint {path}")
+    source = (f"model yaml {cfg}" if _is_plain_state_dict(obj) and not isinstance(cfg, dict) else
+              f"the model yaml inside checkpoint {path}")
+    family = family_of(model_cfg, source=source)
     model_cfg["nc"] = family.infer_nc(model_cfg, state_dict)
     model = family.build(model_cfg, ch=int(model_cfg.get("ch", 3)), names=names)
     for name, module in model.named_modules():

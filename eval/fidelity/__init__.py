@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.atomic import write_json_atomic
+from common.atomic import check_output_file, write_json_atomic
 from common.errors import QYoloError
 from eval.backends.base import backend_layout, create_backend
 from eval.fidelity.compare import Thresholds, compare_outputs, judge
@@ -127,6 +127,8 @@ def check_backend(backend, artifact: str | Path, images: int = DEFAULT_IMAGES, d
 def check_fidelity(cfg: FidelityConfig) -> dict:
     """Run cfg.model on its backend and its calibrated artifact in torch on the same images; the report
     (verdict, reasons, figures) is returned and, with cfg.out, written as JSON."""
+    if cfg.out:
+        check_output_file(cfg.out)  # before the work
     artifact = resolve_artifact(cfg.model, cfg.artifact)
     backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
     try:
