@@ -181,7 +181,8 @@ def _pickled_modules(net: nn.Module, path: Path) -> list[tuple[str, nn.Module]]:
         for key, child in reversed(list(children.items())):
             if child is None:
                 continue
-            if not isinstance(child, nn.Module) or not isinstance(key, str):
+            # a class of a family's helper package (yolov5's utils.activations) arrives as an inert record
+            if not isinstance(child, (nn.Module, _ForeignObject)) or not isinstance(key, str):
                 raise QYoloError(f"checkpoint {path}: module {name or 'model'} holds a {type(child).__name__} "
                                  "where a submodule belongs; the file is damaged: re-download or re-export it")
             pending.append((f"{name}.{key}" if name else key, child))

@@ -102,28 +102,6 @@ def test_every_cli_validates_options_the_same_way(module, argv, message, tmp_pat
     assert len(err.splitlines()) == 1
 
 
-def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
-    """SIGTERM in the middle of an export: exit 143, one line, no temp folder or temp file left behind."""
-    scratch, out = tmp_path / "tmp", tmp_path / "out"
-    scratch.mkdir()
-    env = {**os.environ, "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "export", "--weights", str(FIXTURE_WEIGHTS), "--profile",
-                                "fp32", "--imgsz", "64", "--out", str(out / "m.onnx")], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(scratch.glob("qyolo-export-*")):  # the exporter's working folder: the export is under way
-        assert process.poll() is None and time.monotonic() < deadline, "the export ended before it could be killed"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
-    assert stderr.strip().splitlines()[-1] == ("terminated: temporary files removed; files already written are "
-                                               "complete (writes are atomic)")
-    assert "Traceback" not in stderr
-    assert list(scratch.iterdir()) == []
-    assert not out.exists() or [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".probe"))] == []
-
-
 def _export_under_way(tmp_path):
     scratch, out = tmp_path / "tmp", tmp_path / "out"
     scratch.mkdir()
@@ -136,6 +114,19 @@ def _export_under_way(tmp_path):
         assert process.poll() is None and time.monotonic() < deadline, "the export ended before it could be killed"
         time.sleep(0.005)
     return process, scratch, out
+
+
+def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
+    """SIGTERM in the middle of an export: exit 143, one line, no temp folder or temp file left behind."""
+    process, scratch, out = _export_under_way(tmp_path)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == ("terminated: temporary files removed; files already written are "
+                                               "complete (writes are atomic)")
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    assert not out.exists() or [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".probe"))] == []
 
 
 def test_sighup_cleans_up_like_sigterm(tmp_path):

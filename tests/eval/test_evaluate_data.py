@@ -36,35 +36,19 @@ def named_backend():
     BACKENDS.pop("named", None)
 
 
-def _coco(root, categories, square_id):
-    (root / "val").mkdir(parents=True)
-    images, anns = [], []
-    for i in range(1, 3):
-        img = np.zeros((64, 64, 3), np.uint8)
-        img[16:48, 16:48] = 255
-        cv2.imwrite(str(root / "val" / f"{i}.jpg"), img)
-        images.append({"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 64})
-        anns.append({"id": i, "image_id": i, "category_id": square_id, "bbox": [16, 16, 32, 32], "area": 1024,
-                     "iscrowd": 0})
-    (root / "annotations").mkdir()
-    path = root / "annotations" / "instances_val.json"
-    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
-    return path
-
-
 def _ap(data, out=None):
     return evaluate(EvalConfig(model="m", data=data, backend="named", imgsz=64, batch=2, progress=False, out=out))
 
 
-def test_a_dataset_listing_the_classes_in_another_order_scores_the_same(tmp_path):
-    same = _coco(tmp_path / "a", [{"id": 3, "name": "square"}, {"id": 7, "name": "other"}], square_id=3)
-    swapped = _coco(tmp_path / "b", [{"id": 3, "name": "other"}, {"id": 7, "name": "square"}], square_id=7)
+def test_a_dataset_listing_the_classes_in_another_order_scores_the_same(tmp_path, square_coco):
+    same = square_coco(tmp_path / "a", [{"id": 3, "name": "square"}, {"id": 7, "name": "other"}], square_id=3)
+    swapped = square_coco(tmp_path / "b", [{"id": 3, "name": "other"}, {"id": 7, "name": "square"}], square_id=7)
     assert _ap(same)["AP"] == pytest.approx(1.0)
     assert _ap(swapped)["AP"] == pytest.approx(1.0)  # by position it would be 0: every box of the wrong class
 
 
-def test_a_dataset_without_the_models_classes_is_refused(tmp_path):
-    other = _coco(tmp_path, [{"id": 3, "name": "circle"}, {"id": 7, "name": "other"}], square_id=3)
+def test_a_dataset_without_the_models_classes_is_refused(tmp_path, square_coco):
+    other = square_coco(tmp_path, [{"id": 3, "name": "circle"}, {"id": 7, "name": "other"}], square_id=3)
     with pytest.raises(QYoloError, match="has class 0 'square', which the dataset .* does not name"):
         _ap(other)
 
@@ -106,8 +90,8 @@ def test_repeated_label_rows_count_once(tmp_path):
     assert _ap(_yolo(tmp_path, "0 0.5 0.5 0.5 0.5\n0 0.5 0.5 0.5 0.5\n"))["AP"] == pytest.approx(1.0)
 
 
-def test_outputs_are_one_set_with_the_record_written_last(tmp_path):
-    data = _coco(tmp_path / "d", [{"id": 3, "name": "square"}, {"id": 7, "name": "other"}], square_id=3)
+def test_outputs_are_one_set_with_the_record_written_last(tmp_path, square_coco):
+    data = square_coco(tmp_path / "d", [{"id": 3, "name": "square"}, {"id": 7, "name": "other"}], square_id=3)
     out = tmp_path / "out"
     metrics = _ap(data, out)
     record = json.loads((out / "metrics.json").read_text())

@@ -1,13 +1,10 @@
 """Checkpoints never run code through any stage, and every real checkpoint loads exactly as an unrestricted
 unpickler reads it (same yaml, names, tensors bit for bit, BatchNorm eps and activations)."""
 import io
-import json
 import os
 import pickle
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
@@ -141,20 +138,8 @@ def test_pickled_hooks_never_run(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    (root / "val").mkdir()
-    images, anns = [], []
-    for i in range(1, 3):
-        img = np.zeros((64, 64, 3), np.uint8)
-        img[16:48, 16:48] = 255
-        cv2.imwrite(str(root / "val" / f"{i}.jpg"), img)
-        images.append({"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 64})
-        anns.append({"id": i, "image_id": i, "category_id": 1, "bbox": [16, 16, 32, 32], "area": 1024, "iscrowd": 0})
-    (root / "annotations").mkdir()
-    ann = root / "annotations" / "instances_val.json"
-    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "square"}]}))
-    return ann
+def tiny_data(tmp_path_factory, square_coco):
+    return square_coco(tmp_path_factory.mktemp("data"), [{"id": 1, "name": "square"}], square_id=1)
 
 
 def _stage_commands(weights: str, data: Path, out: Path) -> dict:
