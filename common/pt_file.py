@@ -40,8 +40,9 @@ def _numpy_rebuilds() -> list[Any]:
 
 def _allowed_table() -> dict[tuple[str, str], Any]:
     table: dict[tuple[str, str], Any] = {}
-    for value in (set, frozenset, slice, complex, bytearray, bytes, object, bool, int, float, str, list, tuple, dict,
-                  range):
+    # Containers and numbers as protocols 0-2 rebuild them (range and bytes are left out: they would only let a file
+    # ask for memory it does not contain; bytes come as opcodes or through _codecs.encode).
+    for value in (set, frozenset, slice, complex, bytearray, object, bool, int, float, str, list, tuple, dict):
         table[("builtins", value.__name__)] = value
     table[("_codecs", "encode")] = _codecs.encode  # bytes in pickle protocols 0-2
     table[("copyreg", "_reconstructor")] = copyreg._reconstructor  # objects in protocols 0-1

@@ -5,8 +5,10 @@ Accepted:
   `ultralytics` package writes (YOLOv8, YOLO11): a pickled dict whose `ema`/`model` entry is a
   `models.yolo.Model`/`DetectionModel` or `ultralytics.nn.tasks.DetectionModel` (often fp16) carrying its yaml.
   The pickle's classes from the families' training packages (`models.*`, `utils.*`, ...) are replaced by inert stand-ins
-  while loading; we keep only the yaml, names and state_dict and rebuild the network from our own modules, whose
-  parameter names are the same. The family is recognised from the yaml (yolo.family), never from the file name;
+  while loading, and every other global must be on common.pt_file's allow-list (nothing in a file is ever run);
+  we keep only the yaml, names and state_dict, read from the pickled objects' state without calling them, and
+  rebuild the network from our own modules, whose parameter names are the same. The family is recognised from the
+  yaml (yolo.family), never from the file name;
 - this project's `{"format": "q-yolo-state-dict", "yaml", "names", "state_dict"}` (the fixture's format);
 - a plain state_dict, with its model yaml given as `cfg` (a dict, a yaml file, or a name like "yolov5s").
 """

@@ -7,8 +7,11 @@ lists the same classes in another order as if every class were another one, with
 - the same names in the same order: position;
 - every model class named in the dataset, in another order (or the dataset has more classes): matched by name,
   with one warning line saying so. The names identify the classes; their order in a file is a convention;
-- a model class the dataset does not name, or a name that is not unique: refused, naming the class. Its detections
-  could only be scored against the wrong category.
+- some names differ but every name both sides share sits at the same position, and they share most names: the
+  differences are spellings of the same classes (darknet's 'motorbike' for COCO's 'motorcycle'): position, with
+  one warning line naming the first pair;
+- otherwise (a model class the dataset does not name while the shared names moved, few shared names, or a name that
+  is not unique): refused, naming the class. Its detections could only be scored against the wrong category.
 Names compare case-insensitively, with '_', '-' and repeated spaces read as one space ('traffic_light' = 'Traffic
 light').
 """
@@ -48,6 +51,14 @@ def match_class_names(model_names: Sequence[str] | None, data_names: Sequence[st
                              f"from the {'dataset' if side == 'model' else 'model'}'s; give unique class names")
     index = {key: i for i, key in enumerate(data_keys)}
     absent = [(i, name) for i, (name, key) in enumerate(zip(model_names, model_keys)) if key not in index]
+    shared = [(i, index[key]) for i, key in enumerate(model_keys) if key in index]
+    if absent and len(shared) * 2 > len(model_keys) and all(i == j for i, j in shared) and \
+            len(data_keys) >= len(model_keys):
+        i, name = absent[0]
+        get_logger().warning(f"the dataset {data_label} names {len(absent)} of the model's classes differently "
+                             f"(e.g. model class {i} {name!r} is dataset class {i} {data_names[i]!r}); every shared "
+                             "name is at the same position: matching the classes by position")
+        return None
     if absent:
         i, name = absent[0]
         raise QYoloError(f"the model {model_label} has class {i} {name!r}, which the dataset {data_label} does not "
