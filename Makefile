@@ -68,6 +68,7 @@ METHOD ?= uh
 WBITS ?= 8
 ABITS ?= 8
 PROFILE ?= trt
+MIXED_PROFILE ?= cpu
 SCHEME ?= $(if $(filter trt,$(PROFILE)),sym,asym)
 BATCH ?= 32
 IMGSZ ?= 256
@@ -101,6 +102,33 @@ ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b$(BATCH
 # for batch 1, not from the batch-$(BATCH) ones (which the AP rows and the batch-$(BATCH) latency use).
 B1_ENGINE_DIR = runs/engines/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)-b1
 BENCH_DIR = runs/bench/$(MODEL)-$(IMGSZ)-n$(CALIB_IMAGES)$(STEM_TAG)
+
+# The variables a pipeline goal reads, checked before make looks for rules: a missing WEIGHTS file or an unknown
+# PROFILE is one line naming it, not make's "No rule to make target".
+PIPELINE_GOALS := calibrate export engine bench bench-anchors-ap table sensitivity mixed ranges
+ifneq ($(filter $(PIPELINE_GOALS) runs/%,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(WEIGHTS)),)
+$(error WEIGHTS=$(WEIGHTS) does not exist; give a checkpoint file, e.g. make $(firstword $(MAKECMDGOALS)) WEIGHTS=weights/yolov5s.pt)
+endif
+ifneq ($(words $(WEIGHTS)),1)
+$(error WEIGHTS="$(WEIGHTS)" names $(words $(WEIGHTS)) files; give one checkpoint (a path without spaces))
+endif
+ifeq ($(filter trt cpu fp32,$(PROFILE)),)
+$(error PROFILE=$(PROFILE) is not a profile; choose trt, cpu or fp32)
+endif
+ifeq ($(filter trt cpu,$(MIXED_PROFILE)),)
+$(error MIXED_PROFILE=$(MIXED_PROFILE) is not a profile of a mixed graph; choose cpu or trt)
+endif
+ifeq ($(filter minmax percentile mse entropy uh,$(METHOD)),)
+$(error METHOD=$(METHOD) is not a calibration method; choose uh, minmax, percentile, mse or entropy)
+endif
+ifeq ($(filter float int8,$(STEM)),)
+$(error STEM=$(STEM) is not float or int8)
+endif
+ifeq ($(filter data/synthetic,$(DATA))$(wildcard $(DATA)),)
+$(error DATA=$(DATA) does not exist; give a dataset folder (COCO layout) or leave DATA unset for the synthetic data)
+endif
+endif
 
 CALIB_ARTIFACT = $(CALIB_DIR)/$(TAG).pt
 ONNX = $(EXPORT_DIR)/$(TAG)-$(PROFILE).onnx
@@ -228,7 +256,6 @@ table: $(DATA_DEPS) | $(STAMP)
 # MIXED_PROFILE=trt calibrates symmetrically for TensorRT. SENS_AP_IMAGES / MIXED_AP_IMAGES: the first N validation
 # images the sensitivity's AP and the search's plans are scored on (empty = all); the chosen plan's ONNX Runtime AP
 # is always measured on the whole validation set.
-MIXED_PROFILE ?= cpu
 MIXED_SCHEME = $(if $(filter trt,$(MIXED_PROFILE)),sym,asym)
 SENS_TOP_K ?= 6
 SENS_AP_IMAGES ?= 200

@@ -9,7 +9,17 @@ import sys
 
 from calib.config import QuantConfig
 from calib.stage import CalibConfig, calibrate
-from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
+from common.cli import (
+    CliParser,
+    finite_float,
+    image_size,
+    make_config,
+    positive_int,
+    run_cli,
+    thread_count,
+    torch_device,
+)
+from common.errors import QYoloError
 from common.provenance import sidecar_path
 
 
@@ -44,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quantize-matmul", action="store_true",
                         help="quantize the inputs of the attention MatMuls too (YOLO11's C2PSA; the Softmax stays "
                              "float); default: they stay float")
-    parser.add_argument("--percentile", type=float, default=99.99, help="for --method percentile")
+    parser.add_argument("--percentile", type=finite_float, default=None,
+                        help="the percentile the percentile method keeps (default 99.99); --method percentile only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="artifact path (default runs/calib/<method>-<scheme>-w<W>a<A>.pt)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -54,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.percentile is not None and args.method != "percentile":
+        raise QYoloError(f"--percentile applies to --method percentile, not {args.method}; drop it or change the "
+                         "method")
     quant = make_config(QuantConfig, method=args.method, scheme=args.scheme, w_bits=args.w_bits, a_bits=args.a_bits,
-                        percentile=args.percentile, skip=tuple(args.skip), skip_first_conv=not args.quantize_first_conv,
-                        quantize_matmul=args.quantize_matmul,
+                        percentile=99.99 if args.percentile is None else args.percentile, skip=tuple(args.skip),
+                        skip_first_conv=not args.quantize_first_conv, quantize_matmul=args.quantize_matmul,
                         float_head_classes=() if args.quantize_head else QuantConfig.float_head_classes)
     config = make_config(CalibConfig, quant=quant, weights=args.weights, cfg=args.cfg, data=args.data,
                          num_images=args.num_images, batch_size=args.batch_size, imgsz=args.imgsz, device=args.device,

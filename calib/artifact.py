@@ -13,8 +13,8 @@ Artifact keys (format_version 1):
     timings, versions, created
 The sidecar holds everything but the state_dict, as JSON, plus the artifact's sha256: it is derived from the
 artifact, checked against it on every load and rewritten from it when stale (common.paired). Only plain
-containers, strings, numbers and tensors are stored, so loading uses torch.load(weights_only=True): an artifact
-cannot run code when read.
+containers, strings, numbers and tensors are stored, and loading goes through common.pt_file's allow-list: an
+artifact cannot run code when read.
 """
 import datetime
 import io
@@ -28,16 +28,18 @@ from torch import nn
 from calib.config import QuantConfig
 from calib.modes import enable_quantization, quantizers
 from common.errors import QYoloError
+from common.input_file import read_bytes
 from common.log import get_logger
 from common.paired import verify_sidecar, write_pair
 from common.provenance import ARTIFACT_FORMAT, versions
+from common.pt_file import read_pt
 
 FORMAT = ARTIFACT_FORMAT
 FORMAT_VERSION = 1
 
 
 def _plain(obj: Any) -> Any:
-    """Only builtin containers, str, numbers, bools and None: what torch.load(weights_only=True) and JSON accept."""
+    """Only builtin containers, str, numbers, bools and None: what the allow-list reader and JSON accept."""
     if isinstance(obj, dict):
         return {str(key): _plain(value) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -111,17 +113,9 @@ def read_artifact(path: str | Path) -> dict[str, Any]:
     Its sidecar is checked against it on the way (and rewritten from it when stale).
     """
     path = Path(path)
-    if path.is_dir():
-        raise QYoloError(f"calibrated artifact {path} is a folder; give the .pt written by `python -m calib`")
-    if not path.is_file():
-        raise QYoloError(f"calibrated artifact {path} does not exist; run `python -m calib` (make calibrate) first")
-    data = path.read_bytes()
-    try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated/corrupt files raise RuntimeError, EOFError, UnpicklingError, ...
-        raise QYoloError(f"cannot read calibrated artifact {path}: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''}; the file is corrupt or not an "
-                         "artifact of this project: re-run calibration (python -m calib)") from None
+    data = read_bytes(path, "calibrated artifact", "run `python -m calib` (make calibrate) first")
+    payload = read_pt(path, "calibrated artifact", data=data,
+                      remedy="the file is not an artifact of this project: re-run calibration (python -m calib)")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise QYoloError(f"{path} is not a calibrated artifact (format {found!r}, expected {FORMAT!r}); give the .pt "
@@ -133,6 +127,15 @@ def read_artifact(path: str | Path) -> dict[str, Any]:
     missing = [key for key in ("yaml", "state_dict", "quant_config") if key not in payload]
     if missing:
         raise QYoloError(f"calibrated artifact {path} lacks {missing}; it is damaged: re-run calibration")
+    state = payload["state_dict"]
+    channels = payload.get("ch", 3)
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise QYoloError(f"calibrated artifact {path}: its state_dict is not a mapping of names to tensors; it is "
+                         "damaged: re-run calibration")
+    if not isinstance(channels, int) or isinstance(channels, bool) or not 1 <= channels <= 16:
+        raise QYoloError(f"calibrated artifact {path}: ch is {channels!r}, not an input channel count; it is "
+                         "damaged: re-run calibration")
     verify_sidecar(path, data, lambda: _sidecar_record(payload, path))
     return payload
 
@@ -144,7 +147,7 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     weights, same ranges). `meta` is the artifact dict without the state_dict (method, bits, ranges, images ...).
     """
     from calib.replace import quantize_model
-    from yolo.checkpoint import load_weights
+    from yolo.checkpoint import class_names_of, load_weights
     from yolo.family import build_model
     from yolo.fuse import fuse_model
 
@@ -155,7 +158,8 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     except (TypeError, ValueError) as exc:
         raise QYoloError(f"calibrated artifact {path} holds an invalid quant_config ({exc}); re-run calibration") \
             from None
-    model = build_model(payload["yaml"], ch=int(payload.get("ch", 3)), names=payload.get("names"))
+    names = class_names_of(payload.get("names"), f"calibrated artifact {path}")
+    model = build_model(payload["yaml"], ch=payload.get("ch", 3), names=names)
     fuse_model(model)
     log = get_logger()
     level = log.level

@@ -35,10 +35,20 @@ from calib.layer_ranges import (
 from calib.replace import quantize_model
 from calib.stage import CalibConfig, with_family_float_head
 from common import validate
-from common.atomic import check_output_dir, save_png_atomic, write_json_atomic
-from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
+from common.atomic import check_output_dir, save_png_atomic
+from common.cli import (
+    CliParser,
+    finite_float,
+    image_size,
+    make_config,
+    positive_int,
+    run_cli,
+    thread_count,
+    torch_device,
+)
 from common.errors import QYoloError
 from common.log import get_logger
+from common.output_set import begin_output_set, commit_output_set
 from common.threads import torch_threads
 
 DEFAULT_VARIANTS = ("minmax", "percentile", "mse", "entropy", "uh-asym")
@@ -174,6 +184,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
     from torch import nn
 
     from yolo.checkpoint import load_model
+    from yolo.memory import check_batch_fits
 
     calib = cfg.calibration
     log = get_logger()
@@ -182,6 +193,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
         raise QYoloError(f"device {calib.device!r} asked but CUDA is not available here; use --device cpu")
     with torch_threads(calib.threads):
         model = load_model(calib.weights, cfg=calib.cfg, fuse=True, device=calib.device)
+        check_batch_fits(model, calib.imgsz, calib.batch_size, f"collecting the ranges of {calib.weights}")
         quant = with_family_float_head(calib.quant, model) if calib.quant.float_head_classes else calib.quant
         float_modules = [name for name, m in model.named_modules() if type(m) in (nn.Conv2d, nn.MaxPool2d)]
         quantize_model(model, quant)
@@ -208,6 +220,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
                                  "check the image folder") from None
             raise
         reports = [layer_report(stats[name], cfg.a_bits, cfg.display_bins) for name in names]
+    begin_output_set(cfg.out / "ranges.json")  # the PNGs first, ranges.json last, naming their hashes
     for report in reports:
         report["png"] = str(draw_layer(report, cfg.a_bits, cfg.variants, cfg.out / f"{report['module']}.png"))
     title = (f"{Path(calib.weights).name}: activation histograms and clipping ranges "
@@ -217,7 +230,7 @@ def plot_ranges(cfg: RangePlotConfig) -> dict:
                            "a_bits": list(cfg.a_bits), "num_images": len(images.used),
                            "seconds": round(time.perf_counter() - started, 2)},
               "grid_png": str(grid), "layers": reports}
-    write_json_atomic(cfg.out / "ranges.json", result)
+    commit_output_set(cfg.out / "ranges.json", result, [grid] + [report["png"] for report in reports])
     _print_summary(reports)
     print(f"wrote {cfg.out / 'ranges.json'}, {grid} and {len(reports)} per-layer PNGs in {cfg.out}")
     return result
@@ -238,13 +251,13 @@ def main(argv=None) -> int:
                              "else 640)")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration image sample")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument("--layers", nargs="+", default=[], metavar="MODULE",
                         help="modules to draw, e.g. model.2.cv1.conv (default: --num-layers representative ones)")
     parser.add_argument("--num-layers", type=positive_int, default=3, help="representative layers (default 3)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_VARIANTS), help=f"of {list(VARIANTS)}")
     parser.add_argument("--a-bits", nargs="+", type=positive_int, default=[8, 4], help="activation bit widths")
-    parser.add_argument("--percentile", type=float, default=99.99, help="for the percentile method")
+    parser.add_argument("--percentile", type=finite_float, default=99.99, help="for the percentile method")
     parser.add_argument("--out", default=None, help="output folder (default runs/ranges/<model>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

@@ -100,7 +100,7 @@ class CalibConfig:
             validate.positive_int(getattr(self, name), name)
         validate.image_size(self.imgsz)
         if self.threads is not None:
-            validate.positive_int(self.threads, "threads")
+            validate.thread_count(self.threads, "threads")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         validate.torch_device(self.device)
@@ -165,6 +165,7 @@ class CalibrationPass:
 def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> CalibrationPass:
     """Load config.weights fused, quantize it with `quant` (default config.quant), calibrate it on config.data."""
     from yolo.checkpoint import load_model
+    from yolo.memory import check_batch_fits
 
     log = get_logger()
     started = time.perf_counter()
@@ -177,6 +178,7 @@ def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> Ca
         source = fixture_calib_images(progress=config.progress)
     paths = calibration_image_paths(source, config.num_images, config.seed)
     model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
+    check_batch_fits(model, config.imgsz, config.batch_size, f"calibrating {config.weights}")
     loaded = time.perf_counter()
     quant = quant or config.quant
     # A float head asked for (the default; --quantize-head empties it) is the model family's own float head.

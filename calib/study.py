@@ -59,6 +59,18 @@ class CalibrationStudy:
         if self.out.exists() and not self.out.is_dir():
             raise ValueError(f"out {self.out} is an existing file; give a folder")
 
+    def checked_val_data(self) -> Path:
+        """The validation set AP is measured on (the synthetic one by default), opened once before any work so
+        that a missing or damaged set is one line at once rather than after the calibration."""
+        from yolo.datasets import open_dataset
+
+        if self.val_data is None:
+            from yolo.fixture import fixture_val_data
+
+            return fixture_val_data(progress=self.progress)
+        open_dataset(self.val_data)
+        return Path(self.val_data)
+
     def calib_config(self, bits: tuple[int, int]):
         """The calibration these settings run at (w_bits, a_bits)."""
         from calib import CalibConfig, QuantConfig

@@ -8,14 +8,21 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from common.errors import QYoloError
 
+# Temporary names carry the host and process that made them: a run killed outright (SIGKILL, power loss) cannot
+# remove its own, so the next run removes those whose process is gone.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+_STALE = re.compile(r"qyolo-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
 _NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
             errno.EFBIG: "file too large for this location (file-size limit)"}
 
@@ -30,6 +37,39 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _temp_tag() -> str:
+    return f"qyolo-{_HOST}-{os.getpid()}-"
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files and folders in `folder` that a killed run of this project left behind (this
+    host's, whose process no longer exists); anything else is left alone."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = _STALE.search(entry.name)
+        if not match or match["host"] != _HOST or int(match["pid"]) == os.getpid() or \
+                not _process_gone(int(match["pid"])):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        elif entry.name.endswith((".tmp", ".probe")):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def _prepare_dir(path: Path) -> None:
@@ -71,17 +111,36 @@ def _why_not(path: Path, exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def refuse_special(path: Path, option: str) -> None:
+    """An output path must be absent, a regular file or a folder: writing renames a new file over it, which would
+    replace a device (`--out /dev/null` as root replaces the system's null device), a FIFO or a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    for is_kind, kind in _SPECIAL_KINDS:
+        if is_kind(mode):
+            raise QYoloError(f"{option} {path} is {kind}, not a regular file; give a file path (outputs are written "
+                             "as new files and renamed into place)")
+
+
 def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Fail before any work when the file `path` cannot be written: a folder there, or no file can be made there.
+    """Fail before any work when the file `path` cannot be written: a folder or a device there, or no file can be
+    made there.
 
     Really creates (and removes) a probe file: root passes os.access everywhere, and some file systems refuse late.
     """
     path = Path(path)
+    refuse_special(path, option)
     if path.is_dir():
         raise QYoloError(f"{option} {path} is an existing folder; give a file path (e.g. {path / 'out'}{path.suffix})")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.{_temp_tag()}", suffix=".probe", dir=path.parent)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -92,11 +151,12 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
 def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     """Like check_output_file, for a folder the run will write files into (created when missing)."""
     path = Path(path)
+    refuse_special(path, option)
     if path.exists() and not path.is_dir():
         raise QYoloError(f"{option} {path} is an existing file; give a folder path")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".qyolo.", suffix=".probe", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=f".{_temp_tag()}", suffix=".probe", dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -105,7 +165,7 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 def _hold_interrupts():
@@ -123,9 +183,10 @@ def _release_interrupts(previous) -> None:
 @contextlib.contextmanager
 def temporary_folder(prefix: str) -> Iterator[Path]:
     """A temporary folder removed on exit, also when Ctrl-C or SIGTERM lands while it is being created."""
+    remove_stale_temporaries(Path(tempfile.gettempdir()))
     held = _hold_interrupts()
     try:
-        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{_temp_tag()}"))
     except BaseException:
         _release_interrupts(held)
         raise
@@ -140,12 +201,14 @@ def temporary_folder(prefix: str) -> Iterator[Path]:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on failure removed."""
     target = Path(path)
+    refuse_special(target, "output")
     _prepare_dir(target)
     if target.is_dir():
         raise QYoloError(f"{target} is an existing folder; give a file path to write")
+    remove_stale_temporaries(target.parent)
     held = _hold_interrupts()
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_temp_tag()}", suffix=".tmp", dir=target.parent)
         os.close(fd)
     except OSError as exc:
         _release_interrupts(held)

@@ -3,6 +3,8 @@
 Config dataclasses call them in __post_init__ (so the Python API validates too); the CLIs' argparse types in
 common.cli wrap the same functions, so a value is judged the same way whichever door it came through.
 """
+import math
+import os
 import re
 
 DEVICE_HINT = "use cpu, cuda or cuda:<index>"
@@ -44,4 +46,28 @@ def torch_device(value, name: str = "device") -> str:
 def one_of(value, choices, name: str):
     if value not in choices:
         raise ValueError(f"{name} {value!r} is not one of {', '.join(map(str, choices))}")
+    return value
+
+
+def finite_number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask: a container or taskset may allow fewer than the machine)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def thread_count(value, name: str = "threads", allow_zero: bool = False) -> int:
+    """A CPU thread count this machine can give: 1 to its CPU count (more only oversubscribes the cores; thread
+    pools sized far beyond them crash or stall some runtimes); 0 too with `allow_zero` (the library's default)."""
+    (non_negative_int if allow_zero else positive_int)(value, name)
+    if value > cpu_count():
+        raise ValueError(f"{name} {value} is more than the {cpu_count()} CPUs this process may use; give at most "
+                         f"{cpu_count()}")
     return value

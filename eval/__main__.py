@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.atomic import write_text_atomic
-from common.cli import CliParser, fraction, image_size, make_config, positive_int, run_cli, torch_device
+from common.cli import CliParser, fraction, image_size, make_config, positive_int, run_cli, thread_count, torch_device
 from eval.fidelity.report import summary_line
-from eval.report import format_markdown, format_table, ultralytics_line
+from eval.report import format_table, ultralytics_line
 from eval.stage import EvalConfig, evaluate, output_paths
 
 
@@ -25,7 +24,7 @@ def main(argv=None) -> int:
                              "or training recorded, else 640)")
     parser.add_argument("--batch", type=positive_int, default=8)
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
-    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
+    parser.add_argument("--threads", type=thread_count, default=None, help="CPU threads for the backend")
     parser.add_argument("--max-images", type=positive_int, default=None)
     parser.add_argument("--conf-thres", type=fraction, default=0.001)
     parser.add_argument("--iou-thres", type=fraction, default=None,
@@ -53,8 +52,6 @@ def main(argv=None) -> int:
     metrics = evaluate(cfg)
     metrics_path, _ = output_paths(out)
     fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None
-    write_text_atomic(metrics_path.with_suffix(".md"),
-                      format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else ""))
     print(format_table([metrics]))
     print(ultralytics_line(metrics))
     if fidelity:

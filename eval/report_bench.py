@@ -17,7 +17,10 @@ from typing import Sequence
 
 from common.atomic import check_output_dir, save_png_atomic, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
+from common.input_file import read_text
 from common.latency import cpu_name
+from common.log import get_logger
+from common.output_set import check_output_set
 from eval.coco_eval import METRIC_KEYS
 
 BACKEND_ORDER = ("tensorrt", "ort", "openvino", "torch")
@@ -45,9 +48,12 @@ def _read_json(path: Path, what: str) -> dict | list:
     if not path.is_file():
         raise QYoloError(f"{what} file {path} does not exist; run `make bench` (it evaluates and times each model)")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(read_text(path, f"{what} file"))
     except json.JSONDecodeError as exc:
         raise QYoloError(f"{what} file {path} is not valid JSON ({exc}); delete it and rerun `make bench`") from None
+    for problem in check_output_set(path, data) if isinstance(data, dict) else []:
+        get_logger().warning(problem)
+    return data
 
 
 def load_metrics(paths: Sequence[str | Path]) -> list[dict]:

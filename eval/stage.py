@@ -9,10 +9,11 @@ import torch
 from tqdm import tqdm
 
 from common import validate
-from common.atomic import check_output_dir, check_output_file, write_json_atomic
+from common.atomic import check_output_dir, check_output_file, write_text_atomic
 from common.errors import QYoloError
 from common.log import get_logger
-from eval.backends.base import backend_layout, create_backend
+from common.output_set import begin_output_set, commit_output_set
+from eval.backends.base import backend_class_names, backend_layout, create_backend
 from eval.coco_eval import detections_to_coco, score_detections
 from eval.ultralytics_metric import ultralytics_ap
 from yolo.datasets import open_dataset
@@ -54,7 +55,7 @@ class EvalConfig:
             validate.positive_int(self.max_images, "max_images")
         validate.torch_device(self.device)
         if self.backend_options.get("threads") is not None:
-            validate.positive_int(self.backend_options["threads"], "threads")
+            validate.thread_count(self.backend_options["threads"], "threads")
         validate.positive_int(self.fidelity_images, "fidelity_images")
 
 
@@ -93,7 +94,8 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     image the detections not clipped to it ([n, 6] x1, y1, x2, y2, score, category id: what `yolo val` matches)."""
     records = dataset.images[: cfg.max_images] if cfg.max_images else dataset.images
     results, scored, unclipped = [], [], {}
-    category = np.asarray(dataset.class_to_category, np.float64)
+    class_to_category = dataset.categories_for(backend_class_names(backend), str(cfg.model))
+    category = np.asarray(class_to_category, np.float64)
     layout = backend_layout(backend)
     iou_thres = layout.nms_iou if cfg.iou_thres is None else cfg.iou_thres
     bar = tqdm(total=len(records), desc=f"eval {backend.name}/{backend.precision}", unit="img",
@@ -102,9 +104,9 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
     resize_style = layout.val_resize if cfg.rect else "area-down"  # squares: the one preprocessing calib also uses
     for shape, items in _load_batches(plan, cfg.imgsz, resize_style):
         pred = np.asarray(backend(np.stack([chw for _, chw, _ in items])), dtype=np.float32)
-        if layout.num_classes(pred) > len(dataset.class_to_category):
+        if layout.num_classes(pred) > len(class_to_category):
             raise QYoloError(f"{cfg.model} predicts {layout.num_classes(pred)} classes but {cfg.data} lists only "
-                             f"{len(dataset.class_to_category)} categories; evaluate on a dataset whose category "
+                             f"{len(class_to_category)} categories; evaluate on a dataset whose category "
                              "list covers every class of the model")
         if not np.isfinite(pred).all():  # NMS would silently drop or keep garbage boxes: AP would just look low
             bad = [record.path.name for (record, _, _), p in zip(items, pred) if not np.isfinite(p).all()]
@@ -118,11 +120,25 @@ def run_backend(backend, dataset, cfg: EvalConfig) -> tuple[list[dict], list[int
             raw[:, 5] = category[raw[:, 5].astype(int)]
             unclipped[record.id] = raw
             clip_boxes(det[:, :4], meta.original_shape)
-            results.extend(detections_to_coco(record.id, det.numpy(), dataset.class_to_category))
+            results.extend(detections_to_coco(record.id, det.numpy(), class_to_category))
             scored.append(record.id)
         bar.update(len(items))
     bar.close()
     return results, scored, len(records) - len(scored), unclipped
+
+
+def check_backend_memory(backend, cfg: EvalConfig) -> None:
+    """Refuse a batch the machine cannot hold before it is loaded: measured on a torch model, the input batch
+    alone for a runtime (which holds its own activations)."""
+    from common.memory import check_fits
+    from yolo.memory import INPUT_BYTES_PER_PIXEL, check_batch_fits
+
+    model = getattr(backend, "model", None)
+    if isinstance(model, torch.nn.Module):
+        check_batch_fits(model, cfg.imgsz, cfg.batch, f"evaluating {cfg.model}")
+    else:
+        check_fits(cfg.batch * cfg.imgsz ** 2 * INPUT_BYTES_PER_PIXEL, f"evaluating {cfg.model} at --imgsz "
+                   f"{cfg.imgsz} and --batch {cfg.batch}", "use a smaller --batch")
 
 
 def check_deployed(backend, cfg: EvalConfig) -> dict | None:
@@ -188,6 +204,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
         raise QYoloError(f"{cfg.model} takes {fixed}x{fixed} inputs but --imgsz is {cfg.imgsz}; "
                          f"use --imgsz {fixed} or re-export at {cfg.imgsz}")
     try:
+        check_backend_memory(backend, cfg)
         fidelity = check_deployed(backend, cfg) if cfg.fidelity else None
         results, scored, skipped, unclipped = run_backend(backend, dataset, cfg)
     finally:
@@ -196,6 +213,8 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     if not scored:
         raise QYoloError(f"no image of {cfg.data} could be decoded; check the image folder")
     metrics_path, detections_path = output_paths(cfg.out)
+    if metrics_path is not None:
+        begin_output_set(metrics_path)  # detections, report and metrics are one set: no old metrics beside new files
     metrics = score_detections(dataset.coco, results, scored, detections_path)
     metrics["ultralytics"] = ultralytics_ap(dataset.coco, unclipped, scored)  # what yolo val would print
     metrics.update({
@@ -208,8 +227,18 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     if fidelity is not None:
         metrics["fidelity"] = fidelity
     if metrics_path:
-        write_json_atomic(metrics_path, metrics)
+        report = write_text_atomic(metrics_path.with_suffix(".md"), markdown_report(metrics))
+        commit_output_set(metrics_path, metrics, [detections_path, report])
     return metrics
+
+
+def markdown_report(metrics: dict) -> str:
+    """metrics.md: the AP table, and the fidelity verdict of a deployed model."""
+    from eval.fidelity.report import summary_line
+    from eval.report import format_markdown
+
+    fidelity = summary_line(metrics["fidelity"]) if metrics.get("fidelity") else None
+    return format_markdown([metrics]) + (f"\n{fidelity}\n" if fidelity else "")
 
 
 def output_paths(out: str | Path | None) -> tuple[Path | None, Path | None]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.cli import CliParser, image_size, make_config, positive_int, run_cli
+from common.errors import QYoloError
 from export.config import DEFAULT_OPSET, PROFILES, ExportConfig
 from export.exporter import export_onnx
 
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.lint and args.profile != "trt":
+        raise QYoloError(f"--lint checks a graph against TensorRT's rules: it applies to --profile trt, not "
+                         f"{args.profile}; drop --lint or export the trt profile")
     cfg = make_config(ExportConfig, out=args.out, profile=args.profile, artifact=args.artifact, weights=args.weights,
                       imgsz=args.imgsz, batch=args.batch, dynamic_batch=args.dynamic_batch, opset=args.opset,
                       placement=args.placement, integer_ops=args.integer_ops, calib_data=args.calib_data,

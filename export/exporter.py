@@ -28,6 +28,7 @@ from export.metadata import build_metadata, set_metadata
 from export.placement import apply_placement, find_quantizers
 from export.qdq import QDQMaker
 from export.torch_export import OUTPUT_NAME, export_torch
+from yolo.memory import check_batch_fits
 
 SIDECAR_FORMAT = "q-yolo-onnx-export/1"
 
@@ -164,12 +165,20 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
     _check_profile(cfg, quant, meta)
     log = get_logger()
     model = model.eval().float().cpu()
+    check_batch_fits(model, cfg.imgsz, cfg.batch, f"exporting {out.name}")
     if cfg.profile == "fp32" and quant:
         from calib.modes import quant_mode
         context = quant_mode(model, "disabled")
     else:
         import contextlib
         context = contextlib.nullcontext()
+    integer_ops = _integer_ops(cfg, quant)
+    if integer_ops and quant["method"] is None:
+        raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
+                         "take their ranges with one: export with --no-integer-ops")
+    if integer_ops and calib_batches is None:  # before the export's work: a missing image source is one line now
+        from export.source import calibration_batches
+        calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
     with context, temporary_folder("qyolo-export-") as tmp:
         raw_path = export_torch(model, Path(tmp) / "raw.onnx", cfg.imgsz, cfg.batch, cfg.dynamic_batch, cfg.opset)
         raw = onnx.load(str(raw_path))
@@ -185,17 +194,9 @@ def export_model(model: nn.Module, cfg: ExportConfig, meta: dict[str, Any] | Non
         activation_dtype = "uint8"
     elif cfg.profile == "trt":
         activation_dtype = "int8"
-    integer_ops = _integer_ops(cfg, quant)
     if integer_ops:
-        if calib_batches is None:
-            from export.source import calibration_batches
-            calib_batches = calibration_batches(meta, cfg.imgsz, cfg.calib_images, cfg.calib_seed, cfg.calib_data)
-        method = quant["method"]
-        if method is None:
-            raise QYoloError("the model's activation quantizers use several calibration methods; the integer ops "
-                             "take their ranges with one: export with --no-integer-ops")
         report["integer_ops"] = complete_integer_ops(graph, _to_proto(graph, cfg.opset), calib_batches,
-                                                     method=method).to_dict()
+                                                     method=quant["method"]).to_dict()
     proto = _to_proto(graph, cfg.opset)
     quant_meta = {**quant, "activation_dtype": activation_dtype} if cfg.profile != "fp32" else {}
     metadata = build_metadata(model, cfg.profile, out.stem, cfg.imgsz, cfg.dynamic_batch, num_preds, quant_meta,

@@ -118,6 +118,7 @@ def main(argv=None) -> int:
     from common.atomic import check_output_file, write_json_atomic
     from common.cli import CliParser, image_size, positive_int
     from common.provenance import file_sha256
+    from export.metadata import check_metadata
     from export.source import calibration_batches, load_source
 
     parser = CliParser(prog="python -m export.fidelity", description=main.__doc__)
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
     if args.out:
         check_output_file(args.out)
     proto = load_onnx(args.onnx)
-    props = {p.key: p.value for p in proto.metadata_props}
+    props = check_metadata({p.key: p.value for p in proto.metadata_props}, args.onnx)
     dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
     fixed = dims[2].dim_value if len(dims) == 4 and dims[2].dim_value > 0 else None  # a static input size
     imgsz = args.imgsz or int(props.get("qyolo.imgsz", fixed or 640))

@@ -117,8 +117,81 @@ QUANT_KEYS = ("method", "scheme", "w_bits", "a_bits")
 
 def quantization(meta: dict[str, str]) -> dict[str, Any]:
     """The calibration settings an exported graph records (method, scheme, w_bits, a_bits); {} for a float graph
-    or one exported elsewhere. Readers use this instead of parsing file names."""
+    or one exported elsewhere. Readers use this instead of parsing file names (check_metadata has vetted them)."""
     if "qyolo.w_bits" not in meta:
         return {}
     found = {key: meta.get(f"qyolo.{key}") for key in QUANT_KEYS}
-    return {**found, "w_bits": int(found["w_bits"]), "a_bits": int(found["a_bits"])}
+    return {**found, "w_bits": _int_value(found["w_bits"]), "a_bits": _int_value(found["a_bits"])}
+
+
+def _int_value(text: Any) -> int | None:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return None
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return _INVALID
+
+
+_INVALID = object()
+
+
+def metadata_names(text: str, label: str) -> list[str]:
+    """qyolo.names (a JSON list of class names) as a list; a damaged value is one line."""
+    from common.errors import QYoloError
+
+    names = _json_value(text)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise QYoloError(f"{label}: its metadata qyolo.names is {text[:80]!r}, not a JSON list of class names; the "
+                         "file was damaged or edited: re-export it (python -m export)")
+    return names
+
+
+def _metadata_problem(meta: dict[str, str]) -> tuple[str, str] | None:
+    """(key, what it should be) of the first qyolo.* entry a reader would misread, or None."""
+    from yolo.family import HEAD_LAYOUTS
+
+    def positive(key: str, upper: int) -> bool:
+        value = _int_value(meta[key])
+        return value is not None and 1 <= value <= upper
+
+    checks = {
+        "qyolo.imgsz": (lambda k: positive(k, 1 << 16) and int(meta[k]) % 32 == 0, "a multiple of 32"),
+        "qyolo.nc": (lambda k: positive(k, 100_000), "a class count"),
+        "qyolo.w_bits": (lambda k: positive(k, 16), "a bit width"),
+        "qyolo.a_bits": (lambda k: positive(k, 16), "a bit width"),
+        "qyolo.head_layout": (lambda k: meta[k] in HEAD_LAYOUTS, f"one of {sorted(HEAD_LAYOUTS)}"),
+        "qyolo.dynamic_batch": (lambda k: meta[k] in ("true", "false"), "true or false"),
+        "qyolo.names": (lambda k: isinstance(_json_value(meta[k]), list), "a JSON list of class names"),
+        "qyolo.strides": (lambda k: isinstance(_json_value(meta[k]), list), "a JSON list of strides"),
+        "qyolo.mixed": (lambda k: isinstance(_json_value(meta[k]), dict), "a JSON object of widths"),
+        "qyolo.outputs": (lambda k: isinstance(_json_value(meta[k]), list), "a JSON list of output names"),
+    }
+    for key, (valid, expected) in checks.items():
+        if key in meta and not valid(key):
+            return key, expected
+    if "qyolo.w_bits" in meta and "qyolo.a_bits" not in meta:
+        return "qyolo.a_bits", "present beside qyolo.w_bits"
+    names = _json_value(meta.get("qyolo.names", "null"))
+    if isinstance(names, list) and ("qyolo.nc" in meta and len(names) != int(meta["qyolo.nc"])
+                                    or not all(isinstance(n, str) for n in names)):
+        return "qyolo.names", f"{meta.get('qyolo.nc', 'nc')} class names (strings)"
+    return None
+
+
+def check_metadata(meta: dict[str, str], path: str | Path) -> dict[str, str]:
+    """`meta` (an ONNX's metadata_props) when every qyolo.* value the readers parse is well-formed; else one line
+    naming the key. Graphs exported elsewhere carry none of them and pass."""
+    from common.errors import QYoloError
+
+    problem = _metadata_problem(meta)
+    if problem is not None:
+        key, expected = problem
+        raise QYoloError(f"{path}: its metadata {key} is {str(meta.get(key))[:80]!r}, not {expected}; the file was "
+                         "damaged or edited: re-export it (python -m export), or strip its qyolo.* metadata")
+    return meta

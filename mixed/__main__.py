@@ -12,12 +12,13 @@ import sys
 from common.atomic import check_output_dir
 from common.cli import (
     CliParser,
+    finite_float,
     fraction,
     image_size,
     make_config,
-    non_negative_int,
     positive_int,
     run_cli,
+    thread_count_or_zero,
     torch_device,
 )
 from mixed.config import MixedConfig
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheme", default="asym", help="asym (default; cpu profile) or sym (trt profile)")
     parser.add_argument("--low-bits", type=bits, default=(4, 4), help="widths every layer starts at (default 4-4)")
     parser.add_argument("--high-bits", type=bits, default=(8, 8), help="widths of a raised layer (default 8-8)")
-    parser.add_argument("--target-drop", type=float, default=3.0, help="AP points below uniform high (default 3)")
+    parser.add_argument("--target-drop", type=finite_float, default=3.0,
+                        help="AP points below uniform high (default 3)")
     parser.add_argument("--max-share", type=fraction, default=0.25, help="layer budget, share (default 0.25)")
     parser.add_argument("--rank-by", default="float", help="sensitivity view ordering the layers: float | alone")
     parser.add_argument("--ranking", default=None, help="sensitivity.json to take the order from (default: computed)")
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: the size the checkpoint was trained at where it records one, else 640")
     parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch")
     parser.add_argument("--device", type=torch_device, default=None, help="cpu, cuda (default: cuda where present)")
-    parser.add_argument("--threads", type=non_negative_int, default=1, help="torch CPU threads (0 = torch's)")
+    parser.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch CPU threads (0 = torch's)")
     parser.add_argument("--ap-images", type=positive_int, default=None, help="first N validation images for AP")
     parser.add_argument("--seed", type=int, default=0, help="seed of the image samples")
     parser.add_argument("--out", default=None, help="output folder (default runs/mixed/<weights stem>)")

@@ -1,4 +1,5 @@
 """MixedConfig: what `search_mixed` looks for, validated on construction (ValueError naming the value)."""
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class MixedConfig(CalibrationStudy):
                 or self.high_bits == self.low_bits:
             raise ValueError(f"high_bits {self.high_bits} must be wider than low_bits {self.low_bits}")
         if isinstance(self.target_drop, bool) or not isinstance(self.target_drop, (int, float)) \
-                or self.target_drop < 0:
+                or not math.isfinite(self.target_drop) or self.target_drop < 0:
             raise ValueError(f"target_drop must be a number of AP points >= 0, got {self.target_drop!r}")
         validate.fraction(self.max_share, "max_share")
         validate.one_of(self.rank_by, VIEWS, "rank_by")

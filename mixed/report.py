@@ -1,7 +1,8 @@
 """mixed.json, the terminal summary and the Pareto PNG (AP against the share of raised layers) of a search."""
 from pathlib import Path
 
-from common.atomic import save_png_atomic, write_json_atomic
+from common.atomic import save_png_atomic
+from common.output_set import begin_output_set, commit_output_set
 
 
 def format_summary(report: dict) -> str:
@@ -64,4 +65,7 @@ def render_png(report: dict, path: str | Path) -> Path:
 
 def write_outputs(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
-    return Path(write_json_atomic(out_dir / "mixed.json", report)), render_png(report, out_dir / "mixed.png")
+    begin_output_set(out_dir / "mixed.json")
+    png = render_png(report, out_dir / "mixed.png")
+    members = [png] + ([report["artifact"]] if Path(report.get("artifact", "")).is_file() else [])
+    return commit_output_set(out_dir / "mixed.json", report, members), png

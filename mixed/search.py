@@ -22,6 +22,7 @@ from tqdm import tqdm
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.output_set import begin_output_set
 from common.threads import torch_threads
 from mixed.config import MixedConfig
 from mixed.ordering import greedy_order
@@ -62,6 +63,7 @@ def search_mixed(config: MixedConfig) -> dict:
 
     log = get_logger()
     started = time.perf_counter()
+    val_data = config.checked_val_data()
     with torch_threads(config.threads):
         low = config.calib_config(config.low_bits)
         given_order = None  # read before the work: a ranking for other settings fails at once
@@ -96,11 +98,6 @@ def search_mixed(config: MixedConfig) -> dict:
             order = head + [name for name in order if name not in head]
         timings["ranking_s"] = time.perf_counter() - t0
 
-        val_data = config.val_data
-        if val_data is None:
-            from yolo.fixture import fixture_val_data
-
-            val_data = fixture_val_data(progress=config.progress)
         scorer = ApScorer(val_data, low.imgsz, config.batch, config.device, config.ap_images)
         quantization = {"method": config.method, "scheme": config.scheme}
 
@@ -158,6 +155,7 @@ def search_mixed(config: MixedConfig) -> dict:
                 "ap": curve[chosen_k], "reached_target": first_hit is not None,
                 "layer_bits": chosen.to_dict()["layer_bits"]}
         timings["total_s"] = time.perf_counter() - started
+        begin_output_set(config.out / "mixed.json")  # mixed.pt, mixed.png and mixed.json are one set
         save_artifact(artifact, model, chosen, {**calibrated.meta, "timings": timings,
                                                 "mixed_plan": {key: plan[key] for key in ("raised", "share", "ap")}})
     return {"format": "q-yolo-mixed/1", "settings": {**config.to_dict(), "imgsz": low.imgsz,

@@ -10,7 +10,16 @@ import argparse
 import sys
 
 from common.atomic import check_output_dir
-from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int, run_cli, torch_device
+from common.cli import (
+    CliParser,
+    image_size,
+    make_config,
+    non_negative_int,
+    positive_int,
+    run_cli,
+    thread_count_or_zero,
+    torch_device,
+)
 from sensitivity.analysis import analyze_sensitivity
 from sensitivity.config import SensitivityConfig
 from sensitivity.report import format_table, write_outputs
@@ -32,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: the size the checkpoint was trained at where it records one, else 640")
     parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch")
     parser.add_argument("--device", type=torch_device, default=None, help="cpu, cuda (default: cuda where present)")
-    parser.add_argument("--threads", type=non_negative_int, default=1, help="torch CPU threads (0 = torch's)")
+    parser.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch CPU threads (0 = torch's)")
     parser.add_argument("--proxy-images", type=positive_int, default=8, help="images the proxy runs on (default 8)")
     parser.add_argument("--top-k", type=non_negative_int, default=6, help="layers per view scored with AP (default 6)")
     parser.add_argument("--ap-images", type=positive_int, default=None, help="first N validation images for AP")

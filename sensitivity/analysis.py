@@ -10,6 +10,7 @@ calibration pass serves every layer: the views only switch quantizers on and off
 between proxy and AP over the top-k says how far the proxy's ranking can be trusted.
 """
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -75,6 +76,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
 
     log = get_logger()
     started = time.perf_counter()
+    val_data = config.checked_val_data()
     with torch_threads(config.threads):
         calib_config = config.calib_config(config.bits)
         calibrated = run_calibration(calib_config)
@@ -91,7 +93,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
                                                progress=config.progress)
         timings["proxy_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        baseline, ap_counts = _score_top_k(model, layers, records, config, calib_config.imgsz)
+        baseline, ap_counts = _score_top_k(model, layers, records, config, calib_config.imgsz, val_data)
         timings["ap_s"] = time.perf_counter() - t0
     correlation = {}
     for view in VIEWS:
@@ -114,13 +116,8 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
 
 
 def _score_top_k(model: nn.Module, layers: list[QuantizedLayer], records: list[dict], config: SensitivityConfig,
-                 imgsz: int) -> tuple[dict, int]:
+                 imgsz: int, val_data: Path) -> tuple[dict, int]:
     """FP32 and fully quantized AP, then per view the top_k layers' AP; adds ap_* keys to the records."""
-    val_data = config.val_data
-    if val_data is None:
-        from yolo.fixture import fixture_val_data
-
-        val_data = fixture_val_data(progress=config.progress)
     scorer = ApScorer(val_data, imgsz, config.batch, config.device, config.ap_images)
     by_name = {layer.name: layer for layer in layers}
     plan = [("fp32", None, []), ("quantized", None, layers)]

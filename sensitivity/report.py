@@ -1,7 +1,8 @@
 """sensitivity.json, the ranked terminal table and the PNG bar chart of a sensitivity report."""
 from pathlib import Path
 
-from common.atomic import save_png_atomic, write_json_atomic
+from common.atomic import save_png_atomic
+from common.output_set import begin_output_set, commit_output_set
 
 SHOWN_IN_PNG = 20
 
@@ -77,5 +78,6 @@ def render_png(report: dict, path: str | Path) -> Path:
 
 def write_outputs(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
-    json_path = write_json_atomic(out_dir / "sensitivity.json", report)
-    return Path(json_path), render_png(report, out_dir / "sensitivity.png")
+    begin_output_set(out_dir / "sensitivity.json")  # the JSON is written last and names the PNG's hash
+    png = render_png(report, out_dir / "sensitivity.png")
+    return commit_output_set(out_dir / "sensitivity.json", report, [png]), png

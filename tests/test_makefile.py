@@ -163,3 +163,18 @@ def test_mixed_for_tensorrt_calibrates_symmetrically(weights):
     (sens,) = [line for line in lines if "-m sensitivity" in line]
     assert "--scheme sym" in sens and "--ap-images" not in sens
     assert any("--profile trt" in line for line in lines)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["calibrate", "WEIGHTS=missing.pt"], "WEIGHTS=missing.pt does not exist; give a checkpoint file"),
+    (["export", "PROFILE=tensorrt"], "PROFILE=tensorrt is not a profile; choose trt, cpu or fp32"),
+    (["bench", "METHOD=kl"], "METHOD=kl is not a calibration method"),
+    (["mixed", "MIXED_PROFILE=fp32"], "MIXED_PROFILE=fp32 is not a profile of a mixed graph"),
+    (["calibrate", "DATA=nowhere"], "DATA=nowhere does not exist"),
+    (["runs/calib/x.pt", "WEIGHTS=missing.pt"], "WEIGHTS=missing.pt does not exist"),
+])
+def test_bad_variables_are_one_line_before_any_rule(args, message):
+    done = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "No rule to make target" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert message in line

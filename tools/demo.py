@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from common.atomic import check_output_dir
-from common.cli import CliParser, non_negative_int, positive_int, run_cli
+from common.cli import CliParser, positive_int, run_cli, thread_count_or_zero
 from common.log import get_logger
 
 LABEL_KEYS = ("model", "backend", "precision")
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     parser = CliParser(prog="python -m tools.demo", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--threads", type=non_negative_int, default=1,
+    parser.add_argument("--threads", type=thread_count_or_zero, default=1,
                         help="torch CPU threads (default 1: predictable on shared 2-core machines; 0 = torch's)")
     parser.add_argument("--max-images", type=positive_int, default=None, help="evaluate on the first N images only")
     parser.add_argument("--no-progress", action="store_true")

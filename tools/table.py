@@ -31,7 +31,15 @@ from typing import Any, Sequence
 
 from calib.layer_ranges import VARIANTS
 from common.atomic import check_output_dir, write_json_atomic, write_text_atomic
-from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int, run_cli, torch_device
+from common.cli import (
+    CliParser,
+    image_size,
+    make_config,
+    positive_int,
+    run_cli,
+    thread_count_or_zero,
+    torch_device,
+)
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.coco_eval import METRIC_KEYS
@@ -285,7 +293,7 @@ def main(argv=None) -> int:
                         help="default: the size the checkpoint was trained at where it records one, else 640")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda or cuda:<index>")
     parser.add_argument("--batch", type=positive_int, default=16, help="calibration and evaluation batch size")
-    parser.add_argument("--threads", type=non_negative_int, default=1,
+    parser.add_argument("--threads", type=thread_count_or_zero, default=1,
                         help="torch CPU threads (default 1: predictable on shared 2-core machines; 0 = torch's)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help=f"rows, of {list(METHODS)}")
     parser.add_argument("--bits", nargs="+", default=["8-8", "6-6", "4-4"], help="W-A bit widths, e.g. 8-8 4-4")

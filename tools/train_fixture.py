@@ -32,6 +32,7 @@ from tqdm import tqdm
 from common.atomic import atomic_path
 from common.cli import run_cli
 from common.errors import QYoloError
+from common.pt_file import read_pt
 from yolo.family import build_model, named_config
 from yolo.fixture import FIXTURE_IMGSZ
 from yolo.loss import YoloLoss
@@ -153,7 +154,7 @@ def main(argv=None) -> int:
     ema = ModelEMA(model)
     start_epoch = 0
     if args.resume and args.out.exists():
-        ckpt = torch.load(args.out, map_location="cpu")
+        ckpt = read_pt(args.out)
         model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
         ema = ModelEMA(model, updates=ckpt["ema_updates"])
         start_epoch = ckpt["epoch"] + 1

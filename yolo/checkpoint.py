@@ -5,92 +5,103 @@ Accepted:
   `ultralytics` package writes (YOLOv8, YOLO11): a pickled dict whose `ema`/`model` entry is a
   `models.yolo.Model`/`DetectionModel` or `ultralytics.nn.tasks.DetectionModel` (often fp16) carrying its yaml.
   The pickle's classes from the families' training packages (`models.*`, `utils.*`, ...) are replaced by inert stand-ins
-  while loading; we keep only the yaml, names and state_dict and rebuild the network from our own modules, whose
-  parameter names are the same. The family is recognised from the yaml (yolo.family), never from the file name;
+  while loading, and every other global must be on common.pt_file's allow-list (nothing in a file is ever run);
+  we keep only the yaml, names and state_dict, read from the pickled objects' state without calling them, and
+  rebuild the network from our own modules, whose parameter names are the same. The family is recognised from the
+  yaml (yolo.family), never from the file name;
 - this project's `{"format": "q-yolo-state-dict", "yaml", "names", "state_dict"}` (the fixture's format);
 - a plain state_dict, with its model yaml given as `cfg` (a dict, a yaml file, or a name like "yolov5s").
 """
-import copy
 import functools
-import pickle
-import types
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml as yaml_lib
 from torch import nn
 
 from common.errors import QYoloError
 from common.provenance import ARTIFACT_FORMAT
+from common.pt_file import read_pt
 from yolo.family import FAMILIES, _load_families, family_of, named_config
 from yolo.fuse import fuse_model
+from yolo.model_yaml import read_model_yaml
 
 _stand_ins: dict[tuple[str, str], type] = {}
+# Module names a training package's own module path never ends in: `models.common.os.system` reaches os.system
+# through the module `models.common` imports, which is no class of the training code.
+_FOREIGN_MODULES = frozenset(sys.stdlib_module_names) | {"torch", "numpy", "cv2", "yaml", "PIL", "pandas", "scipy"}
 
 
 class _ForeignObject:
     """Stand-in for a non-module class of an upstream repo (kept inert: state stored, never used)."""
 
     def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
+        self.pickled_args, self.pickled_kwargs = args, kwargs
 
     def __setstate__(self, state):
-        self.state = state
+        if isinstance(state, dict) and all(isinstance(key, str) for key in state):
+            self.__dict__.update(state)  # what pickle's default BUILD does: vars() reads the record's fields
+        else:
+            self.state = state
 
 
-def _in_package(module: str, packages) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in packages)
+class _ForeignModule(nn.Module):
+    """Base of the stand-ins for a family's nn.Module classes: the restored __dict__ (_modules, _parameters,
+    _buffers) is all that is read from them."""
+
+
+def _in_package(module: str, packages) -> str | None:
+    """The package of `packages` that `module` lies in, or None."""
+    return next((p for p in packages if module == p or module.startswith(p + ".")), None)
 
 
 def _foreign_kind(module: str) -> type | None:
-    """nn.Module for classes of a family's model packages, _ForeignObject for its other packages, else None."""
+    """_ForeignModule for classes of a family's model packages, _ForeignObject for its other packages, else None."""
     _load_families()
     if any(_in_package(module, f.pickle_module_packages) for f in FAMILIES.values()):
-        return nn.Module
+        return _ForeignModule
     if any(_in_package(module, f.pickle_other_packages) for f in FAMILIES.values()):
         return _ForeignObject
     return None
 
 
-def _stand_in(module: str, name: str, base: type) -> type:
+def _training_class(module: str, name: str) -> bool:
+    """Whether (module, name) can be a class of a family's training code: a CapWords name in a module of its
+    packages whose path names no standard-library or third-party module (a function or a module reached
+    through an import is no checkpoint content)."""
+    packages = [p for f in FAMILIES.values() for p in f.pickle_module_packages + f.pickle_other_packages]
+    package = _in_package(module, packages)
+    if package is None or not name.isidentifier() or not name[:1].isupper():
+        return False
+    inner = module[len(package):].split(".")[1:]
+    return all(part.isidentifier() and part not in _FOREIGN_MODULES for part in inner)
+
+
+def _stand_in(module: str, name: str) -> type | None:
+    """The inert class that replaces the training code's class `module.name`; None when it is none."""
+    base = _foreign_kind(module)
+    if base is None or not _training_class(module, name):
+        return None
     key = (module, name)
     if key not in _stand_ins:
-        # Pickled model classes are nn.Modules: give them Module behaviour so the restored __dict__ (_modules,
-        # _parameters, _buffers) yields a state_dict.
         _stand_ins[key] = type(name, (base,), {"__module__": f"qyolo_foreign.{module}"})
     return _stand_ins[key]
 
 
-class _ForeignUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        base = _foreign_kind(module)
-        if base is not None:
-            return _stand_in(module, name, base)
-        return super().find_class(module, name)
-
-
-_pickle_shim = types.SimpleNamespace(Unpickler=_ForeignUnpickler,
-                                     load=lambda f, **kw: _ForeignUnpickler(f, **kw).load(),
-                                     __name__="qyolo_foreign_pickle")
-
-
 def read_checkpoint(path: str | Path) -> Any:
-    """torch.load with the upstream classes replaced by stand-ins; errors become one clear line."""
+    """The checkpoint's content, read through the allow-list (common.pt_file) with the families' training-code
+    classes replaced by inert stand-ins; errors become one clear line."""
     path = Path(path)
     if path.is_dir():
         raise QYoloError(f"checkpoint {path} is a folder; give the checkpoint file (e.g. {path}/yolov5s.pt)")
     if path.suffix.lower() == ".onnx":
         raise QYoloError(f"{path} is an ONNX model, not a PyTorch checkpoint; run it with an ONNX backend "
                          "(python -m eval --backend ort or openvino)")
-    if not path.is_file():
+    if not path.exists():
         raise QYoloError(f"checkpoint {path} does not exist; check the --weights path")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_pickle_shim)
-    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for damaged files
-        raise QYoloError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}; "
-                         "the file is corrupt, truncated or not a PyTorch checkpoint (re-download or re-export it)"
-                         ) from None
+    return read_pt(path, "checkpoint", resolve=_stand_in)
 
 
 def _size_from(value: Any) -> int | None:
@@ -152,46 +163,141 @@ def _resolve_cfg(cfg: dict | str | Path | None, path: Path) -> dict:
     named = named_config(Path(text).stem) if not Path(text).exists() else None
     if named is not None:
         return named
-    try:
-        loaded = yaml_lib.safe_load(Path(text).read_text())
-    except (OSError, yaml_lib.YAMLError) as exc:
-        raise QYoloError(f"cannot read model yaml {text}: {exc}; give a model yaml or a name like yolov5s, "
-                         "yolov7-tiny or yolov8n") from None
-    if not isinstance(loaded, dict) or "backbone" not in loaded or "head" not in loaded:
-        raise QYoloError(f"model yaml {text} has no backbone/head lists; it is not a YOLO model yaml")
-    return loaded
+    return read_model_yaml(text)
 
 
-def _norm_eps(net: nn.Module) -> dict[str, float]:
+def _pickled_modules(net: nn.Module, path: Path) -> list[tuple[str, nn.Module]]:
+    """(name, module) of a pickled module tree, read from the restored __dict__s alone: no method of the file's
+    objects runs (a crafted checkpoint's state_dict or forward hooks never do) and a malformed tree is one line."""
+    found, pending, seen = [], [("", net)], set()
+    while pending:
+        name, module = pending.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        children = vars(module).get("_modules", {})
+        if not isinstance(children, dict):
+            raise QYoloError(f"checkpoint {path}: module {name or 'model'} is malformed (its _modules is a "
+                             f"{type(children).__name__}); the file is damaged: re-download or re-export it")
+        found.append((name, module))
+        for key, child in reversed(list(children.items())):
+            if child is None:
+                continue
+            # a class of a family's helper package (yolov5's utils.activations) arrives as an inert record
+            if not isinstance(child, (nn.Module, _ForeignObject)) or not isinstance(key, str):
+                raise QYoloError(f"checkpoint {path}: module {name or 'model'} holds a {type(child).__name__} "
+                                 "where a submodule belongs; the file is damaged: re-download or re-export it")
+            pending.append((f"{name}.{key}" if name else key, child))
+    return found
+
+
+def _pickled_state_dict(modules: list[tuple[str, nn.Module]], path: Path) -> dict[str, torch.Tensor]:
+    """What Module.state_dict() returns for the tree (parameters and persistent buffers), read without calling it."""
+    state = {}
+    for name, module in modules:
+        fields = vars(module)
+        skip = fields.get("_non_persistent_buffers_set") or set()
+        for kind in ("_parameters", "_buffers"):
+            entries = fields.get(kind, {})
+            if not isinstance(entries, dict):
+                raise QYoloError(f"checkpoint {path}: module {name or 'model'} has a malformed {kind}; the file "
+                                 "is damaged: re-download or re-export it")
+            for key, value in entries.items():
+                if value is None or (kind == "_buffers" and key in skip):
+                    continue
+                if not isinstance(value, torch.Tensor):
+                    raise QYoloError(f"checkpoint {path}: {name}.{key} is a {type(value).__name__}, not a tensor; "
+                                     "the file is damaged: re-download or re-export it")
+                state[f"{name}.{key}" if name else str(key)] = value.detach()
+    return state
+
+
+def _norm_eps(modules: list[tuple[str, nn.Module]], path: Path) -> dict[str, float]:
     """BatchNorm eps by module name: upstream training code sets 1e-3 on every BN, and eps is no state_dict entry."""
-    return {name: float(m.eps) for name, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    eps = {}
+    for name, module in modules:
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            value = vars(module).get("eps")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise QYoloError(f"checkpoint {path}: BatchNorm {name} has eps {value!r}, not a small positive "
+                                 "number; the file is damaged: re-download or re-export it")
+            eps[name] = float(value)
+    return eps
 
 
-def _activations(net: nn.Module) -> dict[str, nn.Module]:
+def _clean_activation(act: nn.Module) -> nn.Module:
+    """A fresh module of the pickled activation's torch.nn class with its settings (inplace, negative_slope, ...)
+    and tensors copied: the pickled object itself may carry hooks."""
+    fresh = type(act).__new__(type(act))
+    nn.Module.__init__(fresh)
+    for key, value in vars(act).items():
+        if not key.startswith("_") and key != "training" and isinstance(value, (bool, int, float, str)):
+            if isinstance(value, float) and not math.isfinite(value):
+                continue
+            setattr(fresh, key, value)
+    for kind in ("_parameters", "_buffers"):
+        for key, value in (vars(act).get(kind) or {}).items():
+            if isinstance(value, torch.Tensor):
+                tensor = value.detach().clone()
+                getattr(fresh, kind)[key] = nn.Parameter(tensor) if kind == "_parameters" else tensor
+    return fresh
+
+
+def _activations(modules: list[tuple[str, nn.Module]]) -> dict[str, nn.Module]:
     """Activation modules by owner name: not state_dict entries either, and a release may change a block's default
     (ultralytics 8.4 dropped the SiLU of SPPF.cv1; older checkpoints keep it)."""
-    return {name: m.act for name, m in net.named_modules()
-            if isinstance(getattr(m, "act", None), nn.Module) and type(m.act).__module__.startswith("torch.nn")}
+    found = {}
+    for name, module in modules:
+        act = vars(module).get("_modules", {}).get("act")
+        if isinstance(act, nn.Module) and type(act).__module__.startswith("torch.nn.modules."):
+            found[name] = _clean_activation(act)
+    return found
+
+
+def class_names_of(value: Any, source: str) -> list[str] | None:
+    """Class names as a list of strings from a list or an {index: name} dict (None when absent)."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and all(isinstance(k, int) and not isinstance(k, bool) for k in value):
+        value = [value[k] for k in sorted(value)]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(n, (str, int)) and not isinstance(n, bool)
+                                                        for n in value):
+        raise QYoloError(f"{source}: the class names are a {type(value).__name__} of non-text values, not a list "
+                         "of names; the file is damaged: re-download or re-export it")
+    return [str(n) for n in value]
+
+
+def _checked_state_dict(value: Any, path: Path) -> dict[str, torch.Tensor]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in value.items()):
+        raise QYoloError(f"checkpoint {path}: its state_dict is not a mapping of names to tensors; the file is "
+                         "damaged: re-download or re-export it")
+    return value
 
 
 def _unpack(obj: Any, path: Path, cfg) -> tuple[dict, dict[str, torch.Tensor], list[str] | None, dict[str, float],
                                                 dict[str, nn.Module]]:
     """(yaml, state_dict, names, BatchNorm eps and activations by name when the file records them) from any
-    accepted layout."""
+    accepted layout; the state_dict is a checked mapping of names to tensors, names a list of strings or None."""
+    model_cfg, state_dict, names, norm_eps, activations = _layout(obj, path, cfg)
+    return (model_cfg, _checked_state_dict(state_dict, path), class_names_of(names, f"checkpoint {path}"),
+            norm_eps, activations)
+
+
+def _layout(obj: Any, path: Path, cfg) -> tuple[Any, Any, Any, dict[str, float], dict[str, nn.Module]]:
     if isinstance(obj, dict) and obj.get("format") == "q-yolo-state-dict":
-        return obj["yaml"], obj["state_dict"], obj.get("names"), {}, {}
+        return obj.get("yaml"), obj.get("state_dict"), obj.get("names"), {}, {}
     if is_artifact(obj):
         raise QYoloError(f"{path} is a calibrated artifact, not an FP32 checkpoint; give it as --artifact "
                          "(python -m export), or evaluate it with python -m eval --weights (fake quantization)")
     if isinstance(obj, dict) and ("model" in obj or "ema" in obj):
         net = obj.get("ema") or obj.get("model")
-        if not isinstance(net, nn.Module) or not isinstance(getattr(net, "yaml", None), dict):
+        if not isinstance(net, nn.Module) or not isinstance(vars(net).get("yaml"), dict):
             raise QYoloError(f"checkpoint {path} has a 'model' entry that is not a YOLO model with a yaml "
                              f"(found {type(net).__name__}); this format is not supported")
-        names = getattr(net, "names", None)
-        if isinstance(names, dict):
-            names = [names[k] for k in sorted(names)]
-        return net.yaml, net.state_dict(), names, _norm_eps(net), _activations(net)
+        modules = _pickled_modules(net, path)
+        return (vars(net)["yaml"], _pickled_state_dict(modules, path), vars(net).get("names"),
+                _norm_eps(modules, path), _activations(modules))
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return _resolve_cfg(cfg, path), obj, None, {}, {}
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
@@ -238,14 +344,16 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
     model_cfg = dict(model_cfg)
     state_dict = {k: v.float() if v.dtype.is_floating_point else v for k, v in state_dict.items()
                   if not k.endswith("anchor_grid")}  # yolov5 before v6 and yolov7 save the anchor grid as a buffer
-    family = family_of(model_cfg, source=f"the model yaml inside checkpoint {path}")
+    source = (f"model yaml {cfg}" if _is_plain_state_dict(obj) and not isinstance(cfg, dict) else
+              f"the model yaml inside checkpoint {path}")
+    family = family_of(model_cfg, source=source)
     model_cfg["nc"] = family.infer_nc(model_cfg, state_dict)
     model = family.build(model_cfg, ch=int(model_cfg.get("ch", 3)), names=names)
     for name, module in model.named_modules():
         if name in norm_eps:
             module.eps = norm_eps[name]
         if name in activations and isinstance(getattr(module, "act", None), nn.Module):
-            module.act = copy.deepcopy(activations[name])
+            module.act = activations[name]
     if not any(k.endswith((".bn.weight", ".running_mean")) for k in state_dict):
         if not fuse:
             raise QYoloError(f"checkpoint {path} was saved with BatchNorm already folded; load it with fuse=True")

@@ -4,6 +4,7 @@ exposed with a pycocotools ground truth, plus the seeded calibration image sampl
 import contextlib
 import io
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,10 @@ from pycocotools.coco import COCO
 from tqdm import tqdm
 
 from common.errors import QYoloError
+from common.input_file import read_text
 from common.log import get_logger
+from yolo.classes import match_class_names
+from yolo.coco_check import check_coco
 from yolo.images import IMAGE_SUFFIXES, list_images
 
 # COCO's 80 detection classes use 80 of the ids 1..90; these ten ids are unused.
@@ -42,6 +46,14 @@ class DetectionDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def categories_for(self, model_names: list[str] | None, model_label: str) -> list[int]:
+        """The category id of each class of a model with `model_names`: by name where both sides name their
+        classes and the orders differ (yolo.classes), else by position."""
+        mapping = match_class_names(model_names, self.names, model_label, str(self.source))
+        if mapping is None:
+            return list(self.class_to_category)
+        return [self.class_to_category[j] for j in mapping]
+
 
 def _quiet_coco(dataset: dict) -> COCO:
     coco = COCO()
@@ -65,21 +77,13 @@ def _image_folder_for(ann_path: Path, file_names: list[str]) -> Path:
 
 
 def _open_coco_json(ann_path: Path) -> DetectionDataset:
+    text = read_text(ann_path, "annotation file", "give a COCO instances_*.json")
     try:
-        data = json.loads(ann_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise QYoloError(f"cannot read annotation file {ann_path}: {exc}; give a COCO instances_*.json") from None
-    missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise QYoloError(f"{ann_path} is not a COCO detection JSON: missing key(s) {missing}; "
-                         "give an instances_*.json file")
-    if not data["images"]:
-        raise QYoloError(f"{ann_path} lists no images; the annotation file is empty")
-    for index, im in enumerate(data["images"]):
-        lacking = [key for key in ("id", "file_name") if not isinstance(im, dict) or key not in im]
-        if lacking:
-            raise QYoloError(f"{ann_path}: images[{index}] (id {im.get('id', '?') if isinstance(im, dict) else '?'}) "
-                             f"has no {' or '.join(lacking)}; every image entry needs an id and a file_name")
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QYoloError(f"cannot read annotation file {ann_path}: not valid JSON ({exc}); give a COCO "
+                         "instances_*.json") from None
+    check_coco(data, ann_path)
     folder = _image_folder_for(ann_path, [im["file_name"] for im in data["images"]])
     images = [_image_record(im, folder) for im in data["images"]]
     categories = sorted(data["categories"], key=lambda c: c["id"])
@@ -127,7 +131,7 @@ def _split_images(entries: str | list[str], root: Path, yaml_path: Path) -> list
         entry = root / str(entry)
         if entry.suffix == ".txt" and entry.is_file():
             # list lines are relative to the list's folder ('./images/val2017/x.jpg'), or absolute
-            lines = [line.strip() for line in entry.read_text().splitlines() if line.strip()]
+            lines = [line.strip() for line in read_text(entry, "image list").splitlines() if line.strip()]
             paths += [(entry.parent / line).resolve() for line in lines]
         elif entry.is_dir():
             paths += list_images(entry)
@@ -149,37 +153,71 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 
 
 def _label_boxes(label: Path, num_classes: int) -> list[tuple[int, list[float]]]:
-    """(class, normalized x1 y1 x2 y2) per row of a yolov5 label file; polygon rows become their bounding box."""
-    boxes = []
-    for line_no, row in enumerate(label.read_text().splitlines(), start=1):
+    """(class, normalized x1 y1 x2 y2) per row of a yolov5 label file; polygon rows become their bounding box.
+    Repeated rows are dropped with a warning, as yolov5's and ultralytics' dataset checks do."""
+    boxes, rows = [], set()
+    text = read_text(label, "label file")
+    for line_no, row in enumerate(text.splitlines(), start=1):
         values = row.split()
         if not values:
             continue
         try:
-            cls, coords = int(float(values[0])), [float(v) for v in values[1:]]
+            cls_value, coords = float(values[0]), [float(v) for v in values[1:]]
         except ValueError:
             raise QYoloError(f"label file {label} line {line_no} is not numbers: {row!r}; fix or delete it") from None
-        if not 0 <= cls < num_classes or len(coords) < 4:
+        if not cls_value.is_integer() or not 0 <= cls_value < num_classes or len(coords) < 4 or len(coords) % 2:
             raise QYoloError(f"label file {label} line {line_no}: expected 'class cx cy w h' with class in "
                              f"0..{num_classes - 1}, got {row!r}")
+        if not all(math.isfinite(v) and -0.01 <= v <= 1.01 for v in coords):
+            raise QYoloError(f"label file {label} line {line_no}: coordinates {coords[:4]} are not finite numbers "
+                             "in [0, 1] (YOLO labels are normalized by the image size); fix or delete the row")
+        if tuple(values) in rows:
+            continue
+        rows.add(tuple(values))
+        cls = int(cls_value)
         if len(coords) == 4:
             cx, cy, w, h = coords
             boxes.append((cls, [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
         else:  # segmentation polygon x1 y1 x2 y2 ... (yolov5's segments2boxes)
             xs, ys = coords[0::2], coords[1::2]
             boxes.append((cls, [min(xs), min(ys), max(xs), max(ys)]))
+    repeated = sum(1 for line in text.splitlines() if line.split()) - len(boxes)
+    if repeated:
+        get_logger().warning(f"label file {label}: {repeated} repeated row(s) dropped (an object is counted once)")
     return boxes
+
+
+def _yaml_names(cfg: dict, yaml_path: Path) -> list[str]:
+    """The data yaml's class names (a list, or {index: name} with indices 0..n-1), checked against its nc."""
+    names = cfg["names"]
+    if isinstance(names, dict):
+        if sorted(names) != list(range(len(names))):
+            raise QYoloError(f"data yaml {yaml_path}: names has keys {sorted(names, key=str)[:8]}, not the class "
+                             "indices 0..n-1; number the classes from 0 without gaps")
+        names = [names[k] for k in sorted(names)]
+    if not isinstance(names, list) or not names or not all(isinstance(n, (str, int)) and not isinstance(n, bool)
+                                                           for n in names):
+        raise QYoloError(f"data yaml {yaml_path}: names is {str(cfg['names'])[:80]!r}, not a list of class names")
+    nc = cfg.get("nc")
+    if nc is not None and nc != len(names):
+        raise QYoloError(f"data yaml {yaml_path} says nc {nc!r} but lists {len(names)} names; make them agree")
+    return [str(n) for n in names]
 
 
 def _open_yolo_yaml(yaml_path: Path, split: str = "val") -> DetectionDataset:
     try:
-        cfg = yaml.safe_load(yaml_path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise QYoloError(f"cannot read data yaml {yaml_path}: {exc}") from None
+        cfg = yaml.safe_load(read_text(yaml_path, "data yaml"))
+    except yaml.YAMLError as exc:
+        raise QYoloError(f"cannot read data yaml {yaml_path}: {str(exc).splitlines()[0]}; fix the file") from None
     if not isinstance(cfg, dict) or split not in cfg or "names" not in cfg:
         raise QYoloError(f"data yaml {yaml_path} needs '{split}' and 'names' entries (like yolov5's coco.yaml)")
-    names = cfg["names"]
-    names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+    names = _yaml_names(cfg, yaml_path)
+    if not isinstance(cfg[split], (str, list)) or not cfg[split] or (
+            isinstance(cfg[split], list) and not all(isinstance(e, str) for e in cfg[split])):
+        raise QYoloError(f"data yaml {yaml_path}: '{split}' is {cfg[split]!r}, not a folder, a .txt list or a list "
+                         "of them")
+    if "path" in cfg and cfg["path"] is not None and not isinstance(cfg["path"], str):
+        raise QYoloError(f"data yaml {yaml_path}: path is {cfg['path']!r}, not a folder")
     # yolov5 resolves a relative `path` against its repository root; here it is relative to the yaml's folder.
     root = Path(cfg.get("path") or yaml_path.parent)
     root = root if root.is_absolute() else (yaml_path.parent / root)

@@ -151,10 +151,11 @@ def yaml_module_names(cfg: Any) -> list[str]:
 
 def family_of(cfg: Any, source: str = "model yaml") -> Family:
     """The family whose vocabulary the yaml uses; a QYoloError naming what was found otherwise."""
+    from yolo.model_yaml import check_model_yaml
+
     _load_families()
+    check_model_yaml(cfg, source)
     names = yaml_module_names(cfg)
-    if not names:
-        raise QYoloError(f"{source} has no backbone/head layer lists; it is not a YOLO model yaml")
     if isinstance(cfg, dict) and "family" in cfg and cfg["family"] in FAMILIES:
         return FAMILIES[cfg["family"]]
     matches = [f for f in FAMILIES.values() if f.recognises(cfg)]

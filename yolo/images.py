@@ -1,4 +1,5 @@
 """Image decoding with errors that name the file."""
+import os
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,8 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise QYoloError(f"image {path} does not exist; check the dataset folder")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None and not os.access(path, os.R_OK):
+        raise QYoloError(f"cannot read image {path}: permission denied; make it readable (chmod)")
     if img is None:
         raise QYoloError(f"cannot decode image {path}: the file is corrupt or not an image; replace or remove it")
     return img

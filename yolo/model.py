@@ -14,6 +14,7 @@ from torch import nn
 
 from common.errors import QYoloError
 from yolo.family import Family, family_of
+from yolo.model_yaml import check_model_size
 from yolo.module_registry import ModuleRegistry
 
 _CONSTANTS = {"None": None, "True": True, "False": False}
@@ -112,7 +113,9 @@ class DetectionModel(nn.Module):
             self.yaml["nc"] = nc
         family = family or family_of(self.yaml)
         self.family = family.name
-        self.model, self.save = (family.parse or parse_model)(self.yaml, ch=[ch], registry=family.modules)
+        parse = family.parse or parse_model
+        check_model_size(parse, self.yaml, ch, family.modules, "the model yaml")
+        self.model, self.save = parse(self.yaml, ch=[ch], registry=family.modules)
         nc = self.yaml["nc"]
         self.names = list(names) if names else list(self.yaml.get("names", [str(i) for i in range(nc)]))
         head = self.model[-1]

@@ -50,6 +50,21 @@ def backend_layout(backend) -> HeadLayout:
     return head_layout_named((getattr(backend, "metadata", None) or {}).get("qyolo.head_layout"))
 
 
+def backend_class_names(backend) -> list[str] | None:
+    """The class names of the model a backend runs: a torch model's own, else its ONNX metadata (qyolo.names),
+    else None (engines and graphs exported elsewhere do not say)."""
+    model = getattr(backend, "model", None)
+    names = getattr(model, "names", None) if model is not None else None
+    if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
+        return list(names)
+    names = (getattr(backend, "metadata", None) or {}).get("qyolo.names")
+    if names is None:
+        return None
+    from export.metadata import metadata_names
+
+    return metadata_names(names, str(getattr(backend, "model_path", "the model")))
+
+
 def register_backend(name: str, target: str) -> None:
     BACKENDS[name] = target
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import QYoloError
-from eval.backends.ort_backend import _cpu_only, check_batch, model_info, run_in_chunks
+from eval.backends.ort_backend import _cpu_only, check_batch, model_info, open_failure, run_in_chunks
 from export.metadata import quantization
 
 
@@ -36,7 +36,10 @@ class OpenVINOBackend:
         self.hw = info["hw"]
         self.input_size = self.hw[0] if self.hw[0] == self.hw[1] else self.hw
         core = ov.Core()
-        model = core.read_model(str(self.model_path))
+        try:
+            model = core.read_model(str(self.model_path))
+        except RuntimeError as exc:
+            raise open_failure("OpenVINO", self.model_path, exc) from None
         self.static_batch = info["batch"]
         if static_batch is not None and self.static_batch is None and self.hw[0] is not None:
             model.reshape({model.inputs[0].any_name: [int(static_batch), 3, *self.hw]})

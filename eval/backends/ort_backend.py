@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import QYoloError
+from common.errors import QYoloError, exception_line
 from common.onnx_file import load_onnx
-from export.metadata import quantization
+from export.metadata import check_metadata, quantization
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 
@@ -26,21 +26,48 @@ def _cpu_only(device, backend: str) -> None:
 def model_info(path: Path) -> dict:
     """Input name/shape, output name, precision label and declared size of an ONNX file (metadata when present)."""
     model = load_onnx(path, "export it first (python -m export)")
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = check_metadata({p.key: p.value for p in model.metadata_props}, path)
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
         raise QYoloError(f"{path} has {len(inputs)} inputs; the eval backends expect one image input")
     dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
+    _check_image_input(inputs[0], dims, path)
     outputs = [o.name for o in model.graph.output]
     output = "pred" if "pred" in outputs else outputs[0]
+    out_rank = len(next(o for o in model.graph.output if o.name == output).type.tensor_type.shape.dim)
+    if out_rank not in (0, 3):  # 0: not declared
+        raise QYoloError(f"{path}: its output {output!r} has {out_rank} dimensions, not a detector's [batch, boxes, "
+                         "fields] (or [batch, fields, boxes]); it is not a YOLO detection model")
     has_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     precision = meta.get("qyolo.precision") or ("INT8" if has_qdq else "FP32")
     height, width = (dims[2], dims[3]) if len(dims) == 4 else (None, None)
-    if height is None and meta.get("qyolo.imgsz"):
+    if height is None and meta.get("qyolo.imgsz"):  # vetted by check_metadata
         height = width = int(meta["qyolo.imgsz"])
     return {"input": inputs[0].name, "batch": dims[0] if dims else None, "hw": (height, width),
             "output": output, "precision": precision, "metadata": meta}
+
+
+def _check_image_input(value, dims: list, path: Path) -> None:
+    """One float32 [batch, 3, H, W] input, as the letterboxed RGB batches are."""
+    import onnx
+
+    elem = value.type.tensor_type.elem_type
+    if elem != onnx.TensorProto.FLOAT:
+        raise QYoloError(f"{path}: its input {value.name!r} is {onnx.TensorProto.DataType.Name(elem)}, not float32; "
+                         "the backends feed float32 RGB images in [0, 1]: export the model with a float input")
+    if len(dims) != 4:
+        raise QYoloError(f"{path}: its input {value.name!r} has {len(dims)} dimensions, not [batch, channels, "
+                         "height, width]; it is not an image detection model")
+    if dims[1] is not None and dims[1] != 3:
+        raise QYoloError(f"{path}: its input {value.name!r} takes {dims[1]} channel(s); the backends feed RGB images "
+                         "(3 channels): use a model trained and exported for 3-channel input")
+
+
+def open_failure(runtime: str, path: Path, exc: Exception) -> QYoloError:
+    """The one line for a runtime that refuses a graph (an IR or opset it does not implement, an unknown operator)."""
+    return QYoloError(f"{runtime} cannot load {path}: {exception_line(exc, 200)}; export the model for this runtime "
+                      "(python -m export) or upgrade the runtime")
 
 
 def run_in_chunks(run, batch: np.ndarray, static_batch: int | None) -> np.ndarray:
@@ -93,8 +120,11 @@ class OrtBackend:
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[optimization]
         session_options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.model_path), session_options,
-                                            providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(self.model_path), session_options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own Fail/InvalidGraph/NotImplemented types
+            raise open_failure("ONNX Runtime", self.model_path, exc) from None
         self.input_name, self.output_name = info["input"], info["output"]
         self.static_batch = info["batch"]
         self.hw = info["hw"]
@@ -102,8 +132,15 @@ class OrtBackend:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = check_batch(batch, self.hw, self.model_path)
-        return run_in_chunks(lambda x: self.session.run([self.output_name], {self.input_name: x})[0], batch,
-                             self.static_batch)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            try:
+                return self.session.run([self.output_name], {self.input_name: x})[0]
+            except Exception as exc:  # ONNX Runtime's own error types: a graph it loads but cannot run
+                raise QYoloError(f"ONNX Runtime failed to run {self.model_path}: {exception_line(exc, 200)}; the "
+                                 "graph is not a model these backends can run (re-export it)") from None
+
+        return run_in_chunks(run, batch, self.static_batch)
 
     def close(self) -> None:
         self.session = None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.atomic import check_output_file
-from common.cli import CliParser, non_negative_int, positive_int, run_cli
+from common.cli import CliParser, non_negative_int, positive_int, run_cli, thread_count
 from eval.bench import BACKENDS, OPTIONAL_BACKENDS, run_benchmark
 
 
@@ -17,7 +17,7 @@ def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every CPU latency run takes (also `python -m tools.cpu_speed`)."""
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS + OPTIONAL_BACKENDS,
                         help="openvino-bf16: OpenVINO with bf16 float layers, its default on CPUs with bf16 units")
-    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--threads", type=thread_count, default=2)
     parser.add_argument("--warmup", type=non_negative_int, default=10)
     parser.add_argument("--runs", type=positive_int, default=50, help="timed runs per configuration")
     parser.add_argument("--rounds", type=positive_int, default=5,

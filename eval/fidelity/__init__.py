@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.atomic import write_json_atomic
+from common.atomic import check_output_file, write_json_atomic
 from common.errors import QYoloError
 from eval.backends.base import backend_layout, create_backend
 from eval.fidelity.compare import Thresholds, compare_outputs, judge
@@ -79,6 +79,18 @@ def _reference_outputs(model: torch.nn.Module, x: np.ndarray, device: str, batch
     return np.concatenate(outputs)
 
 
+def _check_same_model(model, reference: np.ndarray, deployed: np.ndarray, backend, artifact) -> None:
+    """The deployed model and the artifact must be the same network: same head layout, same output shape."""
+    from yolo.family import head_layout_of
+
+    label = getattr(backend, "model_path", None) or backend.name
+    ours, theirs = head_layout_of(model), backend_layout(backend)
+    if ours != theirs or reference.shape != deployed.shape:
+        raise QYoloError(f"{label} is not the model of calibrated artifact {artifact}: it outputs "
+                         f"{list(deployed.shape)} ({theirs.name}) where the artifact outputs {list(reference.shape)} "
+                         f"({ours.name}); give the artifact this model was exported from (--artifact)")
+
+
 def check_backend(backend, artifact: str | Path, images: int = DEFAULT_IMAGES, data: str | Path | None = None,
                   fallback_data: str | Path | None = None, imgsz: int | None = None, device: str = "cpu",
                   thresholds: Thresholds | None = None, progress: bool = True) -> dict:
@@ -99,6 +111,7 @@ def check_backend(backend, artifact: str | Path, images: int = DEFAULT_IMAGES, d
     deployed = np.asarray(backend(x), dtype=np.float32)
     steps.update()
     steps.close()
+    _check_same_model(model, reference, deployed, backend, artifact)
     if not np.isfinite(deployed).all():
         bad = int((~np.isfinite(deployed)).sum())
         figures, verdict, reasons = None, "fail", [f"{bad} non-finite values in the deployed model's output"]
@@ -114,6 +127,8 @@ def check_backend(backend, artifact: str | Path, images: int = DEFAULT_IMAGES, d
 def check_fidelity(cfg: FidelityConfig) -> dict:
     """Run cfg.model on its backend and its calibrated artifact in torch on the same images; the report
     (verdict, reasons, figures) is returned and, with cfg.out, written as JSON."""
+    if cfg.out:
+        check_output_file(cfg.out)  # before the work
     artifact = resolve_artifact(cfg.model, cfg.artifact)
     backend = create_backend(cfg.backend, cfg.model, device=cfg.device, **cfg.backend_options)
     try:

@@ -9,7 +9,7 @@ fail so a deployment script can stop there.
 import argparse
 import sys
 
-from common.cli import CliParser, image_size, make_config, positive_int, run_cli, torch_device
+from common.cli import CliParser, image_size, make_config, positive_int, run_cli, thread_count, torch_device
 from eval.fidelity import DEFAULT_IMAGES, FidelityConfig, check_fidelity
 from eval.fidelity.report import format_reports
 
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
                         help=f"images to compare (default {DEFAULT_IMAGES})")
     parser.add_argument("--imgsz", type=image_size, help="input size (default: the model's)")
     parser.add_argument("--device", type=torch_device, default="cpu", help="cpu, or cuda for tensorrt")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for the backend")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads for the backend")
     parser.add_argument("--out", help="write the report as JSON here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)

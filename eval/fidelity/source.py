@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 
 from common.errors import QYoloError
+from common.input_file import read_text
 from common.onnx_file import load_onnx
+from export.metadata import check_metadata
 
 NOT_QUANTIZED = "not quantized"
 
@@ -24,7 +26,7 @@ def _resolve(recorded: str, beside: Path) -> Path | None:
 def _from_onnx(onnx_path: Path) -> tuple[Path | None, str | None, str]:
     """(artifact path or None, recorded sha256, what was found) for an exported graph."""
     model = load_onnx(onnx_path, "export it first (python -m export)")
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = check_metadata({p.key: p.value for p in model.metadata_props}, onnx_path)
     if meta.get("qyolo.profile") == "fp32" or not any(n.op_type == "QuantizeLinear" for n in model.graph.node):
         return None, None, NOT_QUANTIZED
     recorded, sha = meta.get("qyolo.artifact"), meta.get("qyolo.artifact_sha256")
@@ -32,7 +34,7 @@ def _from_onnx(onnx_path: Path) -> tuple[Path | None, str | None, str]:
         sidecar = onnx_path.with_name(onnx_path.name + ".json")
         if sidecar.is_file():
             try:
-                source = json.loads(sidecar.read_text()).get("source") or {}
+                source = json.loads(read_text(sidecar, "export sidecar")).get("source") or {}
             except (json.JSONDecodeError, AttributeError):
                 source = {}
             recorded = source.get("path") if isinstance(source, dict) else None
@@ -49,7 +51,7 @@ def _from_engine(engine_path: Path) -> tuple[Path | None, str | None, str]:
     if not sidecar.is_file():
         return None, None, f"{engine_path} has no sidecar {sidecar.name} naming its source ONNX; give --artifact"
     try:
-        content = json.loads(sidecar.read_text())
+        content = json.loads(read_text(sidecar, "engine sidecar"))
     except json.JSONDecodeError:
         return None, None, f"engine sidecar {sidecar} is not valid JSON; give --artifact"
     onnx_meta = content.get("onnx_metadata") or {}

@@ -18,6 +18,7 @@ from calib.data import CalibrationImages
 from calib.modes import quantizers
 from common.errors import QYoloError
 from common.provenance import file_sha256, sidecar_path
+from common.pt_file import read_pt
 from yolo.checkpoint import load_model
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
@@ -89,7 +90,7 @@ def test_eval_torch_backend_runs_the_artifact(artifact, images):
 
 @pytest.mark.parametrize("version", [0, 2, None])
 def test_other_format_versions_ask_to_recalibrate(artifact, tmp_path, version):
-    payload = torch.load(artifact, weights_only=True)
+    payload = read_pt(artifact)
     payload["format_version"] = version
     old = tmp_path / "old.pt"
     torch.save(payload, old)
@@ -106,7 +107,7 @@ def test_foreign_missing_and_corrupt_files(artifact, tmp_path):
     truncated.write_bytes(artifact.read_bytes()[:1000])
     with pytest.raises(QYoloError, match="cannot read calibrated artifact .*re-run calibration"):
         load_calibrated(truncated)
-    payload = torch.load(artifact, weights_only=True)
+    payload = read_pt(artifact)
     payload["state_dict"].pop("model.1.conv.input_quantizer.amax")
     damaged = tmp_path / "damaged.pt"
     torch.save(payload, damaged)

@@ -7,11 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 from calib.artifact import read_artifact
 from common.paired import HASH_KEY, sha256_of
 from common.provenance import sidecar_path
+from common.pt_file import read_pt
 from yolo.synthetic import SyntheticConfig, generate_split
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_kill_between_artifact_and_sidecar_is_detected_and_repaired(images, tmp_
     assert killed.returncode == 143, killed.stderr
     assert killed.stderr.strip().splitlines()[-1].startswith("terminated: temporary files removed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.json"]  # no temp file left
-    assert torch.load(out, weights_only=True)["method"] == "uh"  # the new artifact ...
+    assert read_pt(out)["method"] == "uh"  # the new artifact ...
     stale = json.loads(sidecar_path(out).read_text())
     assert stale["method"] == "minmax" and stale[HASH_KEY] != sha256_of(out.read_bytes())  # ... the old sidecar
 

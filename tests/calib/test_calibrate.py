@@ -25,6 +25,7 @@ from calib.artifact import read_artifact
 from calib.stage import FIXTURE_NUM_IMAGES, PAPER_NUM_IMAGES
 from common.errors import QYoloError
 from common.provenance import sidecar_path
+from common.pt_file import read_pt
 from yolo.fixture import FIXTURE_WEIGHTS
 from yolo.synthetic import SyntheticConfig, generate_split
 
@@ -283,7 +284,7 @@ def test_output_folder_is_refused_before_the_work(images, tmp_path):
 
 def test_artifact_with_a_wrong_shape_tensor_names_it(images, tmp_path):
     path = calibrate(small(images, tmp_path))
-    payload = torch.load(path, weights_only=True)
+    payload = read_pt(path)
     payload["state_dict"]["model.2.cv1.conv.weight"] = payload["state_dict"]["model.2.cv1.conv.weight"][:, :-1]
     torch.save(payload, path)
     with pytest.raises(QYoloError, match=rf"^calibrated artifact {path}: tensor model\.2\.cv1\.conv\.weight has shape "

@@ -69,7 +69,11 @@ def test_cli_bad_input_is_one_line_exit_2(case, images, tmp_path):
         "imgsz": (["--imgsz", 100], "multiple of 32"),
         "unknown_flag": (["--bits", 8], "unrecognized arguments: --bits 8"),
     }[case]
-    result = run_calib(*common, *args)
+    given = dict(zip(common[::2], common[1::2]))
+    if len(args) == 2 and args[0] in given:  # the case's own value replaces the default (an option given twice
+        given[args[0]] = args[1]             # is refused as a contradiction)
+        args = []
+    result = run_calib(*[item for pair in given.items() for item in pair], *args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

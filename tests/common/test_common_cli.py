@@ -74,6 +74,20 @@ CASES = [
     ("eval.fidelity.__main__", ["--model", "m.onnx", "--images", "0"], "argument --images: must be a positive integer"),
     ("eval.fidelity.__main__", ["--model", "m.onnx", "--device", "tpu"], "argument --device: 'tpu' is not supported"),
     ("tools.fidelity_table", ["--artifacts", "a.pt", "--images", "0"], "argument --images: must be a positive integer"),
+    # contradictory, repeated or out-of-range options, refused before any work
+    ("export.__main__", ["--weights", "w.pt", "--out", "m.onnx", "--placement", "--no-placement"],
+     "--placement and --no-placement contradict each other; give one"),
+    ("export.__main__", ["--weights", "w.pt", "--out", "m.onnx", "--imgsz", "256", "--imgsz=320"],
+     "--imgsz 256 and --imgsz 320 contradict each other; give one"),
+    ("export.__main__", ["--weights", "w.pt", "--out", "m.onnx", "--profile", "cpu", "--lint"],
+     "--lint checks a graph against TensorRT's rules: it applies to --profile trt, not cpu"),
+    ("calib.__main__", ["--method", "uh", "--percentile", "99"], "--percentile applies to --method percentile, not uh"),
+    ("calib.__main__", ["--batch", "8", "--batch-size", "16"], "--batch 8 and --batch-size 16 contradict each other"),
+    ("mixed.__main__", ["--target-drop", "nan"], "argument --target-drop: must be a finite number, got nan"),
+    ("eval.__main__", ["--weights", "w.pt", "--data", "d", "--threads", "100000"],
+     "argument --threads: 100000 is more than the"),
+    ("calib.__main__", ["--threads", "100000"], "argument --threads: 100000 is more than the"),
+    ("sensitivity.__main__", ["--threads", "100000"], "argument --threads: 100000 is more than the"),
 ]
 
 
@@ -88,8 +102,7 @@ def test_every_cli_validates_options_the_same_way(module, argv, message, tmp_pat
     assert len(err.splitlines()) == 1
 
 
-def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
-    """SIGTERM in the middle of an export: exit 143, one line, no temp folder or temp file left behind."""
+def _export_under_way(tmp_path):
     scratch, out = tmp_path / "tmp", tmp_path / "out"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1"}
@@ -97,9 +110,15 @@ def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
                                 "fp32", "--imgsz", "64", "--out", str(out / "m.onnx")], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(scratch.glob("qyolo-export-*")):  # the exporter's working folder: the export is under way
+    while not list(scratch.glob("qyolo-export-*")):
         assert process.poll() is None and time.monotonic() < deadline, "the export ended before it could be killed"
         time.sleep(0.005)
+    return process, scratch, out
+
+
+def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
+    """SIGTERM in the middle of an export: exit 143, one line, no temp folder or temp file left behind."""
+    process, scratch, out = _export_under_way(tmp_path)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr
@@ -108,3 +127,28 @@ def test_sigterm_removes_temporary_files_like_ctrl_c(tmp_path):
     assert "Traceback" not in stderr
     assert list(scratch.iterdir()) == []
     assert not out.exists() or [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".probe"))] == []
+
+
+def test_sighup_cleans_up_like_sigterm(tmp_path):
+    process, scratch, out = _export_under_way(tmp_path)
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 129, stderr
+    assert stderr.strip().splitlines()[-1].startswith("hung up: temporary files removed") and "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_second_interrupt_quits_in_one_line(tmp_path):
+    """The first Ctrl-C starts the cleanup; one arriving during it ends the run at once, without a traceback."""
+    code = ("import sys, os, signal, time\n"
+            "from common.cli import run_cli\n"
+            "def main(argv):\n"
+            "    try:\n"
+            "        os.kill(os.getpid(), signal.SIGINT); time.sleep(5)\n"
+            "    finally:\n"
+            "        os.kill(os.getpid(), signal.SIGINT); time.sleep(5)  # a cleanup interrupted in its turn\n"
+            "sys.exit(run_cli(main))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["interrupted again: quitting without finishing the cleanup (leftover "
+                                                "temporary files are removed by the next run)"]

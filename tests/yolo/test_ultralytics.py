@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from common.errors import QYoloError
+from common.pt_file import read_pt
 from yolo.checkpoint import load_model
 from yolo.family import ANCHOR_FREE, build_model, family_of, family_of_model, named_config
 from yolo.nms import non_max_suppression
 
 DATA = Path(__file__).parent / "data" / "ultralytics"
-REFS = torch.load(DATA / "reference_outputs.pt", weights_only=True)
+REFS = read_pt(DATA / "reference_outputs.pt")
 
 
 def test_references_record_their_ultralytics_version():
@@ -126,7 +127,7 @@ def test_trained_fixture_equals_ultralytics(name, family):
     """The committed fixtures (ultralytics trainer checkpoints, fp16) give ultralytics' outputs."""
     from yolo.fixture import FIXTURE_YOLO11N, FIXTURE_YOLOV8N
 
-    ref = torch.load(DATA / f"{name}_outputs.pt", weights_only=True)
+    ref = read_pt(DATA / f"{name}_outputs.pt")
     model = load_model({"fixture-yolov8n": FIXTURE_YOLOV8N, "fixture-yolo11n": FIXTURE_YOLO11N}[name])
     assert family_of_model(model).name == family and model.names[:2] == ["circle", "square"]
     with torch.no_grad():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from common.errors import QYoloError
+from common.pt_file import read_pt
 from yolo.checkpoint import load_model
 from yolo.families.yolov7_configs import yolov7_cfg
 from yolo.families.yolov7_modules import IDetect, RepConv
@@ -48,7 +49,7 @@ def test_training_form_parameter_counts_equal_upstream(name):
 
 
 def test_reference_records_the_same_upstream_counts():
-    counts = torch.load(PARITY / "reference.pt", weights_only=True)["upstream_param_counts"]
+    counts = read_pt(PARITY / "reference.pt")["upstream_param_counts"]
     assert {k: counts[k] for k in UPSTREAM_TRAINING_PARAMS} == UPSTREAM_TRAINING_PARAMS
 
 
@@ -81,7 +82,7 @@ def test_repconv_reparameterisation_is_exact_in_float64():
 @pytest.mark.parametrize("fuse", [False, True])
 def test_forward_equals_upstream_on_an_upstream_written_checkpoint(name, fuse):
     """Checkpoints and outputs written by WongKinYiu/yolov7's own code (Model, ModelEMA, strip_optimizer)."""
-    ref = torch.load(PARITY / "reference.pt", weights_only=True)
+    ref = read_pt(PARITY / "reference.pt")
     entry = ref["models"][name]
     model = load_model(PARITY / entry["file"], fuse=fuse)
     assert "models.yolo" not in sys.modules and model.family == "yolov7"
