@@ -1,5 +1,5 @@
 """`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build, engine.inspector and
-engine.bench."""
+bench.trt."""
 import argparse
 import json
 from pathlib import Path
@@ -91,7 +91,7 @@ def _inspect(args) -> int:
 
 
 def _bench(args) -> int:
-    from engine.bench import bench_engine
+    from bench.trt import bench_engine
 
     check_output_file(args.out)
     records = []
@@ -101,7 +101,7 @@ def _bench(args) -> int:
                                 device=args.device)
     meta = {"batches": args.batches, "warmup": args.warmup, "iterations": args.iterations,
             "cuda_graph": not args.no_cuda_graph, "versions": versions("tensorrt", "torch")}
-    write_json_atomic(args.out, {"meta": meta, "records": records})  # the layout of eval.bench's JSON
+    write_json_atomic(args.out, {"meta": meta, "records": records})  # the layout of bench.cpu's JSON
     print(args.out)
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|sensitivity|mixed|tools\.table)\b")
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|bench|sensitivity|mixed|tools\.table)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
@@ -73,13 +73,13 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     assert len(builds) == 6 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
     assert any("uh-sym-w4a4-trt.onnx" in line for line in builds)  # INT4-emulated engine
     assert any("-m engine bench" in line and "--batches opt" in line for line in lines)
-    assert any("-m eval.bench" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
+    assert any("-m bench.cpu" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
                for line in lines)
     # OpenVINO gets the cpu graph with Q/DQ only at the quantizers (fast there), ONNX Runtime the completed one
     assert any("--backend openvino" in line and "uh-asym-w8a8-cpuexact.onnx" in line for line in lines)
     assert any("--no-integer-ops" in line and "cpuexact.onnx" in line for line in lines)
     report = lines[-1]
-    assert "-m eval.report_bench" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
+    assert "-m bench.report" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
 
 
 def test_batch1_latency_comes_from_engines_built_for_batch1(weights):
@@ -103,7 +103,7 @@ def test_bench_without_tensorrt_has_cpu_rows_only(weights):
     assert not any("--backend tensorrt" in line or "-m engine" in line or "latency-tensorrt" in line
                    for line in lines)
     assert sum("-m eval --backend" in line for line in lines) == 6
-    assert "-m eval.report_bench" in lines[-1]
+    assert "-m bench.report" in lines[-1]
 
 
 def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import torch
 
+from bench.latency import cpu_name
 from calib import CalibConfig, QuantConfig, calibrate
 from calib.artifact import read_artifact
 from calib.data import CalibrationImages, calibration_image_paths
 from common.atomic import write_json_atomic
 from common.cli import CliParser, run_cli
 from common.errors import QYoloError
-from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/calib_time.json")
 METHODS = {"uh-asym": ("uh", "asym"), "uh-sym": ("uh", "sym"), "minmax": ("minmax", "sym"),

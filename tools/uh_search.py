@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
+from bench.latency import cpu_name
 from calib.calibrators.uh import UnilateralHistogramCalibrator, uh_asymmetric_search
 from calib.quant_desc import QuantDesc
 from common.atomic import write_json_atomic
 from common.cli import CliParser, run_cli
-from common.latency import cpu_name
 
 OUTPUT = Path("runs/bench/uh_search.json")
 

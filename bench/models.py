@@ -46,10 +46,10 @@ def build_models(arch: str, imgsz: int, root: str | Path, calib_images: int = 4,
                  nc: int = 80, anchors: bool = False) -> list[Path]:
     """Export (or reuse) the default benchmark models for `arch` (a model name of any family) at `imgsz`; returns
     their paths.
-    anchors=True adds the runtimes' own quantizers' graphs of the FP32 one (eval.bench.anchors)."""
+    anchors=True adds the runtimes' own quantizers' graphs of the FP32 one (bench.anchors)."""
     paths = _build_project_models(arch, imgsz, root, calib_images, rebuild, nc)
     if anchors:
-        from eval.bench.anchors import build_anchors
+        from bench.anchors import build_anchors
 
         paths += list(build_anchors(paths[0], synthetic_batches(imgsz, calib_images), paths[0].parent,
                                     rebuild=rebuild).values())

@@ -1,4 +1,4 @@
-"""`python -m engine.gpu_check` (`make gpu-check`): the first run on a GPU machine, one report, pass or fail per step.
+"""`python -m bench.gpu_check` (`make gpu-check`): the first run on a GPU machine, one report, pass or fail per step.
 
 Run inside the project's image (or on any host with PyTorch's CUDA build and TensorRT). Steps, in order:
 
@@ -319,7 +319,7 @@ def run_gpu_check(cfg: GpuCheckConfig) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = CliParser(prog="python -m engine.gpu_check", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/gpu-check"))
     parser.add_argument("--device", type=non_negative_int, default=0, help="CUDA device index")
     parser.add_argument("--imgsz", type=image_size, default=256, help="the engines' input size")

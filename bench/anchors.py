@@ -8,7 +8,7 @@ Both leave the Detect head in float: its output convs and the decode after them 
 graph output back to the first convolutions met). Quantizing the decode puts pixel boxes and probabilities on one
 uint8 grid and drops AP to zero. Calibration batches are float32 NCHW in [0, 1], as the eval backends feed them.
 
-    from eval.bench.anchors import build_anchors
+    from bench.anchors import build_anchors
     paths = build_anchors("fp32.onnx", batches, out_dir)   # {"ortstatic-w8a8": Path, "nncf-w8a8": Path}
 
 NNCF is a benchmark-only dependency (requirements-bench.txt); without it the NNCF anchor is skipped with a warning.
@@ -150,7 +150,7 @@ def image_batches(source: str | Path, imgsz: int, num_images: int, batch: int = 
 def main(argv=None) -> int:
     from common.cli import CliParser
 
-    parser = CliParser(prog="python -m eval.bench.anchors",
+    parser = CliParser(prog="python -m bench.anchors",
                                      description="Quantize an FP32 ONNX graph with ONNX Runtime's quantize_static "
                                                  "and NNCF (Detect head in float), for the benchmark's anchors.")
     parser.add_argument("--fp32", type=Path, required=True, help="FP32 ONNX graph (python -m export --profile fp32)")

@@ -1,24 +1,28 @@
-"""CPU latency benchmark (`python -m eval.bench`): ONNX Runtime and OpenVINO, FP32 beside INT8, batch 1.
+"""CPU latency benchmark (`python -m bench.cpu`): ONNX Runtime and OpenVINO, FP32 beside INT8, batch 1.
 
-    from eval.bench import run_benchmark
+    from bench.cpu import run_benchmark
     records, meta = run_benchmark(["fp32.onnx", "uh-asym-w8a8-cpu.onnx"], backends=("ort", "openvino"), threads=2)
 
 Every (model, backend) pair is one configuration: each is warmed up, then the timed runs are interleaved over
-rounds across all configurations (common.latency). Writes `out` (JSON: meta + one record per backend x model with
+rounds across all configurations (bench.latency). Writes `out` (JSON: meta + one record per backend x model with
 median_ms, p90_ms, p99_ms, throughput_ips, threads, speedup_vs_fp32) and a PNG beside it. The default YOLOv5s
 models come from `python -m tools.cpu_speed`, which builds them and calls this.
 """
+import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from bench.cpu_report import add_speedups, plot, table, write_json
+from bench.latency import CLOCKS, Config, cpu_name, interleaved, latency_stats, machine_load
+from common.atomic import check_output_file
+from common.cli import CliParser, non_negative_int, positive_int, run_cli, thread_count
 from common.errors import QYoloError
-from common.latency import CLOCKS, Config, cpu_name, interleaved, latency_stats, machine_load
 from common.log import get_logger
 from common.provenance import versions
-from eval.bench.report import add_speedups, plot, table, write_json
 
 BACKENDS = ("ort", "openvino")
 # openvino-bf16: OpenVINO with its own default precision on CPUs with bf16 units (AMX, AVX512-BF16), where it runs
@@ -34,7 +38,7 @@ def make_backend(kind: str, path: Path, threads: int):
         from eval.backends.openvino_backend import OpenVINOBackend
         return OpenVINOBackend(path, threads=threads, static_batch=1,
                                precision_hint="bf16" if kind == "openvino-bf16" else "f32")
-    raise QYoloError(f"eval.bench times CPU backends ({', '.join(BACKENDS + OPTIONAL_BACKENDS)}); got {kind!r} "
+    raise QYoloError(f"bench.cpu times CPU backends ({', '.join(BACKENDS + OPTIONAL_BACKENDS)}); got {kind!r} "
                      f"(TensorRT engines: python -m engine bench)")
 
 
@@ -43,18 +47,18 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
                   out: str | Path | None = "runs/bench/latency.json", plot_path: str | Path | None = None,
                   progress: bool = True, clock: str = "wall") -> tuple[list[dict], dict]:
     """Time `models` (ONNX paths, or (path, input size) pairs for graphs with a dynamic input size); clock="cpu"
-    records CPU time per call instead of wall time (common.latency.interleaved)."""
+    records CPU time per call instead of wall time (bench.latency.interleaved)."""
     log = get_logger()
     if clock not in CLOCKS:
         raise QYoloError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     if not models:
-        raise QYoloError("no models to time; give ONNX files (python -m eval.bench --models ...) or run "
+        raise QYoloError("no models to time; give ONNX files (python -m bench.cpu --models ...) or run "
                          "`python -m tools.cpu_speed` for the default YOLOv5s models")
     if runs < 1 or warmup < 0 or threads < 1:
         raise QYoloError(f"runs must be >= 1, warmup >= 0 and threads >= 1 (got {runs}, {warmup}, {threads})")
     for kind in backends:
         if kind not in BACKENDS + OPTIONAL_BACKENDS:
-            raise QYoloError(f"unknown backend {kind!r}; eval.bench times {', '.join(BACKENDS + OPTIONAL_BACKENDS)}")
+            raise QYoloError(f"unknown backend {kind!r}; bench.cpu times {', '.join(BACKENDS + OPTIONAL_BACKENDS)}")
     plan = [(Path(m[0]), m[1]) if isinstance(m, tuple) else (Path(m), None) for m in models]
     configs = []
     for path, size in plan:
@@ -90,3 +94,35 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
         log.info(f"wrote {out} and {png}")
     return records, meta
 
+
+def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every CPU latency run takes (also `python -m tools.cpu_speed`)."""
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS + OPTIONAL_BACKENDS,
+                        help="openvino-bf16: OpenVINO with bf16 float layers, its default on CPUs with bf16 units")
+    parser.add_argument("--threads", type=thread_count, default=2)
+    parser.add_argument("--warmup", type=non_negative_int, default=10)
+    parser.add_argument("--runs", type=positive_int, default=50, help="timed runs per configuration")
+    parser.add_argument("--rounds", type=positive_int, default=5,
+                        help="the timed runs are interleaved in this many rounds")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/latency.json"))
+    parser.add_argument("--plot", type=Path, help="PNG path (default: --out with .png)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: CPU seconds per call instead of wall time (steadier on a loaded machine, 1 thread)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = CliParser(prog="python -m bench.cpu", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to time")
+    add_timing_arguments(parser)
+    args = parser.parse_args(argv)
+    check_output_file(args.out)
+    if args.plot:
+        check_output_file(args.plot, "--plot")
+    run_benchmark(args.models, args.backends, args.threads, args.warmup, args.runs, args.rounds, None, args.out,
+                  args.plot, clock=args.clock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,6 +1,6 @@
 """Per-operator CPU profile: where an ONNX graph's time goes on ONNX Runtime and OpenVINO, grouped by op kind.
 
-    python -m eval.bench.op_profile --models fp32.onnx uh_asym_w8a8_cpu.onnx --backends ort openvino
+    python -m bench.op_profile --models fp32.onnx uh_asym_w8a8_cpu.onnx --backends ort openvino
     python -m tools.cpu_speed --anchors --imgsz 640 --op-profile runs/bench/op_profile.json   # YOLOv5s + anchors
 
 ONNX Runtime: its profiler (per-kernel times of the optimized graph). OpenVINO: the performance counters of the
@@ -271,8 +271,8 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
     """Profile every (model, backend) pair; print the kinds table; write JSON to `out` when given."""
     from tqdm import tqdm
 
+    from bench.latency import cpu_name, machine_load
     from common.atomic import write_json_atomic
-    from common.latency import cpu_name, machine_load
 
     pairs = [(Path(m), b) for m in models for b in backends]
     load = machine_load()
@@ -290,7 +290,7 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
 def main(argv=None) -> int:
     from common.cli import CliParser
 
-    parser = CliParser(prog="python -m eval.bench.op_profile", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m bench.op_profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to profile")
     parser.add_argument("--backends", nargs="+", default=["ort", "openvino"], choices=["ort", "openvino"])
     parser.add_argument("--threads", type=int, default=2)

@@ -1,7 +1,7 @@
 """A strict stand-in for the `tensorrt` module, for the engine tests on machines without TensorRT or a GPU.
 
 It is a test fixture, never product code: tests install it as sys.modules["tensorrt"] (see the `trt` fixture in
-tests/engine/conftest.py) for one TensorRT generation at a time:
+tests/conftest.py) for one TensorRT generation at a time:
 
     "10": TensorRT 10.8.0.43, the release of the project's Docker base image (NGC PyTorch 25.01);
     "11": TensorRT 11.1, where the precision builder flags, weak typing and implicit INT8 are gone.
@@ -56,7 +56,7 @@ def make_tensorrt(generation: str, gpu: StandInGpu | None = None) -> types.Modul
     def missing(name):
         if name in spec["classes"] or name in spec["enums"] or name in spec["functions"]:
             raise NotImplementedError(f"the TensorRT stand-in does not implement tensorrt.{name}, which TensorRT "
-                                      f"{surface['version']} has: add it to tests/engine/trt_standin/api.py")
+                                      f"{surface['version']} has: add it to tests/trt_standin/api.py")
         raise AttributeError(f"module 'tensorrt' has no attribute '{name}'")
 
     module.__getattr__ = missing  # consulted only for names the module does not define (PEP 562)

@@ -1,7 +1,7 @@
 """trtexec: its command per TensorRT generation and its output parsing (no GPU needed)."""
 from pathlib import Path
 
-from engine.trtexec import parse_trtexec_output, trtexec_command
+from bench.trtexec import parse_trtexec_output, trtexec_command
 
 TRTEXEC_LOG = """\
 [12/03/2024-10:00:01] [I] === Performance summary ===

@@ -1,12 +1,12 @@
-"""eval.bench.anchors: the Detect head found by structure, and both tools' graphs keep it in float."""
+"""bench.anchors: the Detect head found by structure, and both tools' graphs keep it in float."""
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 from onnx_backend_models import IMGSZ, exported
 
+from bench.anchors import build_anchors, detect_head_nodes
 from common.errors import QYoloError
-from eval.bench.anchors import build_anchors, detect_head_nodes
 
 
 def _graph(nodes, inits=()):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import describe_model, load_latency, load_metrics, render_markdown, write_report
 from common.errors import QYoloError
-from eval.report_bench import describe_model, load_latency, load_metrics, render_markdown, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_written_report(inputs, tmp_path):
 
 def test_cpu_only_report_has_no_gpu_line(inputs):
     metrics, latency = inputs
-    from eval.report_bench import build_report
+    from bench.report import build_report
 
     report = build_report(load_metrics(metrics[:3]), load_latency(latency[:1]))
     assert report["meta"]["gpu"] is None and "- GPU:" not in render_markdown(report)
@@ -123,7 +123,7 @@ def test_bad_inputs(tmp_path):
 def test_cli(inputs, tmp_path):
     metrics, latency = inputs
     out = tmp_path / "cli"
-    done = subprocess.run([sys.executable, "-m", "eval.report_bench", "--metrics", *map(str, metrics),
+    done = subprocess.run([sys.executable, "-m", "bench.report", "--metrics", *map(str, metrics),
                            "--latency", *map(str, latency), "--out", str(out)], cwd=ROOT, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
@@ -131,7 +131,7 @@ def test_cli(inputs, tmp_path):
 
 
 def test_fidelity_column_shows_each_verdict_and_why_a_model_failed(tmp_path):
-    from eval.report_bench import build_report, render_markdown
+    from bench.report import build_report, render_markdown
 
     good = _metrics(tmp_path, "ort", "x/uh-asym-w8a8-cpu.onnx", "INT8", _quant("uh", "asym", 8, 8), 39.8)
     bad = _metrics(tmp_path, "openvino", "x/uh-sym-w8a8-trt.onnx", "INT8", _quant("uh", "sym", 8, 8), 18.0)

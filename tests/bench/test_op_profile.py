@@ -1,11 +1,11 @@
-"""eval.bench.op_profile: op kinds by known answers, and real profiles whose kinds add up to the nodes' time."""
+"""bench.op_profile: op kinds by known answers, and real profiles whose kinds add up to the nodes' time."""
 import json
 
 import pytest
 from onnx_backend_models import exported
 
+from bench.op_profile import KINDS, NodeTime, _graph_roles, classify, main, profile_model
 from common.cli import run_cli
-from eval.bench.op_profile import KINDS, NodeTime, _graph_roles, classify, main, profile_model
 
 
 def test_roles_of_a_hand_graph():

@@ -1,4 +1,4 @@
-"""Latency records for engines: our CUDA-event timing (common.latency) at the engine's tuned batch (or the batches
+"""Latency records for engines: our CUDA-event timing (bench.latency) at the engine's tuned batch (or the batches
 asked for), trtexec's median beside it.
 
 TensorRT picks kernels for the optimization profile's `opt` batch; an engine timed at another batch runs kernels
@@ -6,17 +6,17 @@ chosen for a different shape, so a batch-1 figure from a batch-32 engine is not 
 engine has. `OPT` ("opt") times each engine at its own opt batch; `make bench` builds a batch-1 engine for the
 batch-1 rows for that reason, and timing any other batch logs a warning.
 
-Records use the same keys as eval.bench's CPU records (backend, precision, imgsz, batch, median_ms, p90_ms,
+Records use the same keys as bench.cpu's CPU records (backend, precision, imgsz, batch, median_ms, p90_ms,
 p99_ms, throughput_ips, runs) so one report reads both.
 """
 from pathlib import Path
 
+from bench.latency import capture_cuda_graph, cuda_event_times, latency_stats
+from bench.trtexec import run_trtexec
 from common.errors import QYoloError
-from common.latency import capture_cuda_graph, cuda_event_times, latency_stats
 from common.log import get_logger
 from engine.errors import major_version
 from engine.runner import TrtRunner
-from engine.trtexec import run_trtexec
 from export.metadata import quantization
 
 

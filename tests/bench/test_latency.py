@@ -1,4 +1,4 @@
-"""common.latency: the statistics, interleaved CPU timing, and the CUDA-graph capture order and error clearing
+"""bench.latency: the statistics, interleaved CPU timing, and the CUDA-graph capture order and error clearing
 (checked with a recording stand-in for torch.cuda, no GPU needed)."""
 import contextlib
 import types
@@ -6,7 +6,7 @@ import types
 import numpy as np
 import pytest
 
-from common.latency import Config, capture_cuda_graph, clear_cuda_error, interleaved, latency_stats
+from bench.latency import Config, capture_cuda_graph, clear_cuda_error, interleaved, latency_stats
 
 
 def test_latency_stats_known_values():
@@ -97,7 +97,7 @@ def test_cuda_error_is_cleared_in_torchs_runtime_not_through_cuda_python(tmp_pat
     import ctypes
     import sys
 
-    from common import latency
+    from bench import latency
 
     cudart = "/usr/local/lib/python3.12/dist-packages/nvidia/cuda_runtime/lib/libcudart.so.12"
     maps = tmp_path / "maps"

@@ -1,7 +1,7 @@
 """Run a `python -m <module>` / `python -c <code>` command with the TensorRT stand-in installed, for tests that drive
-the project through `make` (PY="<python> tests/engine/trt_standin/python_with_standin.py"):
+the project through `make` (PY="<python> tests/trt_standin/python_with_standin.py"):
 
-    QYOLO_TRT_STANDIN=10 python tests/engine/trt_standin/python_with_standin.py -m engine build --onnx m.onnx
+    QYOLO_TRT_STANDIN=10 python tests/trt_standin/python_with_standin.py -m engine build --onnx m.onnx
 
 QYOLO_TRT_STANDIN names the TensorRT generation ("10" or "11"). Like `python -m`, the working directory comes first
 on sys.path (make runs in the repository root). Test infrastructure only.
@@ -17,7 +17,7 @@ ENV = "QYOLO_TRT_STANDIN"
 def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[0] not in ("-m", "-c"):
         raise SystemExit(f"usage: {Path(__file__).name} (-m module | -c code) [args...]")
-    sys.path[0:1] = [os.getcwd(), str(Path(__file__).resolve().parents[1])]  # the project, and tests/engine
+    sys.path[0:1] = [os.getcwd(), str(Path(__file__).resolve().parents[1])]  # the project, and tests/
     from trt_standin import GENERATIONS, CudaTorch, StandInGpu, make_tensorrt
     from trt_standin.cuda import installed
 

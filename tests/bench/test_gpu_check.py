@@ -1,4 +1,4 @@
-"""`python -m engine.gpu_check`: stops at once without a GPU; on the stand-in GPU with the TensorRT stand-in, runs
+"""`python -m bench.gpu_check`: stops at once without a GPU; on the stand-in GPU with the TensorRT stand-in, runs
 every step (small sizes) and reports pass or fail per step; its pieces (JUnit counts, the report) on known input."""
 import json
 
@@ -6,8 +6,8 @@ import pytest
 from trt_standin import install_standin
 from trt_standin.cuda import installed
 
+from bench.gpu_check import GpuCheckConfig, StepResult, format_report, junit_counts, main, run_gpu_check
 from common.cli import run_cli
-from engine.gpu_check import GpuCheckConfig, StepResult, format_report, junit_counts, main, run_gpu_check
 
 GPU_TEST = '''
 import pytest
@@ -82,7 +82,7 @@ def test_a_missing_tensorrt_fails_the_engine_steps_only(monkeypatch, tmp_path):
     the check goes on."""
     import sys
 
-    from engine.gpu_check import step_engines, step_environment
+    from bench.gpu_check import step_engines, step_environment
 
     module = install_standin(monkeypatch, "11")
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError

@@ -1,8 +1,8 @@
-"""tools.bench_models: every quantized benchmark graph keeps the model family's head output convs in float."""
+"""bench.models: every quantized benchmark graph keeps the model family's head output convs in float."""
 import onnx
 import pytest
 
-from tools.bench_models import VARIANTS, build_models
+from bench.models import VARIANTS, build_models
 
 
 def _float_convs(path) -> int:

@@ -1,13 +1,12 @@
-"""python -m eval.bench on two small models: records, speed-ups, JSON + PNG, interleaved timing, errors."""
+"""python -m bench.cpu on two small models: records, speed-ups, JSON + PNG, interleaved timing, errors."""
 import json
 
 import pytest
 from onnx_backend_models import IMGSZ, exported
 
+from bench.cpu import main, run_benchmark
 from common.cli import run_cli
 from common.errors import QYoloError
-from eval.bench import run_benchmark
-from eval.bench.__main__ import main
 
 KEYS = {"backend", "model", "precision", "imgsz", "batch", "median_ms", "p90_ms", "p99_ms", "throughput_ips",
         "threads", "speedup_vs_fp32"}
@@ -31,7 +30,7 @@ def test_benchmark_records_and_files(tmp_path):
 
 
 def test_report_bench_reads_the_output(tmp_path):
-    from eval.report_bench import load_latency
+    from bench.report import load_latency
 
     out = tmp_path / "latency.json"
     run_benchmark([exported("trt")], backends=("ort",), threads=1, warmup=0, runs=2, rounds=1, out=out,
@@ -60,7 +59,7 @@ def test_cpu_clock(tmp_path):
 
 def test_speedups_pair_each_model_with_the_fp32_of_its_folder():
     """Several architectures in one run: each INT8 row against its own folder's FP32 row; the table names folders."""
-    from eval.bench.report import add_speedups, table
+    from bench.cpu_report import add_speedups, table
 
     def rec(model, precision, ms):
         return {"backend": "ort", "model": model, "variant": model.split("/")[-1][:-5], "precision": precision,

@@ -5,7 +5,7 @@ Inputs are files, so the stages stay decoupled:
 - metrics JSON from `python -m eval --out` (one per backend x model: AP, AP50, AP75, APs, APm, APl as pycocotools
   fractions, -1 for a size bucket without ground truth, plus backend, model, precision and quantization); the
   report shows them in percent, as the paper does;
-- latency JSON from `python -m eval.bench` (CPU) and `python -m engine bench` (TensorRT): {"meta", "records"} with
+- latency JSON from `python -m bench.cpu` (CPU) and `python -m engine bench` (TensorRT): {"meta", "records"} with
   backend, variant, precision, quantization, imgsz, batch, median_ms, p90_ms, p99_ms and, for TensorRT,
   trtexec_median_ms, device and tensorrt_version.
 What a model is (bits, method, scheme) comes from `quantization`, which the backends read from the graph's
@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from bench.latency import cpu_name
 from common.atomic import check_output_dir, save_png_atomic, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
 from common.input_file import read_text
-from common.latency import cpu_name
 from common.log import get_logger
 from common.output_set import check_output_set
 from eval.coco_eval import METRIC_KEYS
@@ -75,7 +75,7 @@ def load_latency(paths: Sequence[str | Path]) -> list[dict]:
     for path in map(Path, paths):
         data = _read_json(path, "latency")
         if not isinstance(data, dict) or "records" not in data:
-            raise QYoloError(f"{path} has no 'records'; is it `python -m eval.bench` or `python -m engine bench` "
+            raise QYoloError(f"{path} has no 'records'; is it `python -m bench.cpu` or `python -m engine bench` "
                              f"output? (rerun it)")
         for record in data["records"]:
             batch = int(record["batch"])
@@ -210,7 +210,7 @@ def write_report(metrics: Sequence[str | Path], latency: Sequence[str | Path], o
 def main(argv: Sequence[str] | None = None) -> int:
     from common.cli import CliParser
 
-    parser = CliParser(prog="python -m eval.report_bench", description=__doc__.split("\n\n")[0])
+    parser = CliParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", nargs="+", required=True, type=Path)
     parser.add_argument("--latency", nargs="*", default=[], type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/report"))

@@ -4,8 +4,8 @@ Run by hand when the supported TensorRT releases change; its output (surface/ten
 read by the tests, which check the test suite's TensorRT stand-in against it:
 
     git clone --bare https://github.com/NVIDIA/TensorRT /tmp/TensorRT.git     # or any clone that has the tags
-    python tests/engine/trt_standin/extract_surface.py --repo /tmp/TensorRT.git --ref v10.8.0
-    python tests/engine/trt_standin/extract_surface.py --repo /tmp/TensorRT.git --ref v11.1
+    python tests/trt_standin/extract_surface.py --repo /tmp/TensorRT.git --ref v10.8.0
+    python tests/trt_standin/extract_surface.py --repo /tmp/TensorRT.git --ref v11.1
 
 What is read (at the given tag, through `git show`, so a bare clone is enough): the enum values of include/*.h, and
 every binding source under
@@ -29,7 +29,7 @@ from pathlib import Path
 
 try:
     from .cpp_bindings import Surface, header_enum_values, parse_bindings, preprocess, strip_comments
-except ImportError:  # run as a script (python tests/engine/trt_standin/extract_surface.py)
+except ImportError:  # run as a script (python tests/trt_standin/extract_surface.py)
     from cpp_bindings import Surface, header_enum_values, parse_bindings, preprocess, strip_comments
 
 SURFACE_DIR = Path(__file__).resolve().parent / "surface"

@@ -1,7 +1,7 @@
 """CUDA-event / CUDA-graph timing on a real GPU, without TensorRT: a stand-in runner launches a torch conv."""
 import pytest
 
-from engine.bench import time_engine
+from bench.trt import time_engine
 
 pytestmark = pytest.mark.gpu
 

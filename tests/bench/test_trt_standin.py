@@ -8,8 +8,8 @@ import pytest
 from engine_onnx_samples import write_model
 from test_trtexec import TRTEXEC_LOG
 
+from bench.trt import bench_engine, time_engine
 from common.cli import run_cli
-from engine.bench import bench_engine, time_engine
 from engine.build import build_engine
 from engine.cli import main as engine_main
 from engine.config import EngineConfig

@@ -180,7 +180,7 @@ class Strict(metaclass=StrictMeta):
             raise AttributeError(name)
         if name in type(self)._surface_members:
             raise NotImplementedError(f"the TensorRT stand-in does not implement {type(self).__name__}.{name}, which "
-                                      f"TensorRT has: add it to tests/engine/trt_standin/api.py")
+                                      f"TensorRT has: add it to tests/trt_standin/api.py")
         raise AttributeError(f"'{MODULE}.{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name, value):
