@@ -13,6 +13,7 @@ uint8 grid and drops AP to zero. Calibration batches are float32 NCHW in [0, 1],
 
 NNCF is a benchmark-only dependency (requirements-bench.txt); without it the NNCF anchor is skipped with a warning.
 """
+import argparse
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -147,30 +148,22 @@ def image_batches(source: str | Path, imgsz: int, num_images: int, batch: int = 
     return [b.numpy() for b in CalibrationImages(paths, imgsz, batch)]
 
 
-def main(argv=None) -> int:
-    from common.cli import CliParser
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from common.cli import image_size, positive_int
 
-    parser = CliParser(prog="python -m bench.anchors",
-                                     description="Quantize an FP32 ONNX graph with ONNX Runtime's quantize_static "
-                                                 "and NNCF (Detect head in float), for the benchmark's anchors.")
     parser.add_argument("--fp32", type=Path, required=True, help="FP32 ONNX graph (python -m export --profile fp32)")
     parser.add_argument("--calib-data", required=True, help="calibration images (folder or COCO json)")
-    parser.add_argument("--imgsz", type=int, required=True, help="input size (the graph's)")
-    parser.add_argument("--num-images", type=int, default=256)
+    parser.add_argument("--imgsz", type=image_size, required=True, help="input size (the graph's)")
+    parser.add_argument("--num-images", type=positive_int, default=256)
     parser.add_argument("--out-dir", type=Path, help="where <anchor>.onnx go (default: beside --fp32)")
     parser.add_argument("--which", nargs="+", default=list(ANCHORS), choices=ANCHORS)
     parser.add_argument("--rebuild", action="store_true", help="re-quantize even when the files exist")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    load_onnx(args.fp32)  # a missing or damaged graph is one line before the images are read
     batches = image_batches(args.calib_data, args.imgsz, args.num_images)
     made = build_anchors(args.fp32, batches, args.out_dir or args.fp32.parent, args.which, args.rebuild)
     for name, path in made.items():
         print(f"{name}: {path}")
     return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from common.cli import run_cli
-
-    sys.exit(run_cli(main))

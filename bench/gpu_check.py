@@ -1,4 +1,4 @@
-"""`python -m bench.gpu_check` (`make gpu-check`): the first run on a GPU machine, one report, pass or fail per step.
+"""`python -m bench gpu-check` (`make gpu-check`): the first run on a GPU machine, one report, pass or fail per step.
 
 Run inside the project's image (or on any host with PyTorch's CUDA build and TensorRT). Steps, in order:
 
@@ -15,6 +15,7 @@ Run inside the project's image (or on any host with PyTorch's CUDA build and Ten
 Without a CUDA GPU it stops at once with one line saying so (exit 2). The report is a table on the terminal and
 <out>/report.json; the exit status is 0 when every step passed within the time budget (10 minutes), else 1.
 """
+import argparse
 import json
 import shutil
 import subprocess
@@ -24,10 +25,9 @@ import traceback
 import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from common.atomic import check_output_dir, write_json_atomic
-from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int, run_cli, torch_device
+from common.cli import image_size, make_config, non_negative_int, positive_int, torch_device
 from common.errors import QYoloError
 from common.log import get_logger
 from engine.device import gpu_info, require_cuda
@@ -318,8 +318,7 @@ def run_gpu_check(cfg: GpuCheckConfig) -> dict:
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = CliParser(prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/gpu-check"))
     parser.add_argument("--device", type=non_negative_int, default=0, help="CUDA device index")
     parser.add_argument("--imgsz", type=image_size, default=256, help="the engines' input size")
@@ -333,7 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-tests", action="store_true", help="leave out the GPU tests step")
     parser.add_argument("--budget-min", type=float, default=10.0, help="time budget of the whole check")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     cfg = make_config(GpuCheckConfig, out=args.out, device=args.device, imgsz=args.imgsz, calib_data=args.calib_data,
                       val_data=args.val_data, val_images=args.val_images,
                       calib_images=args.calib_images, calib_imgsz=args.calib_imgsz, calib_device=args.calib_device,
@@ -341,6 +342,3 @@ def main(argv: Sequence[str] | None = None) -> int:
                       progress=not args.no_progress)
     return 0 if run_gpu_check(cfg)["passed"] else 1
 
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))

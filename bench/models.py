@@ -1,6 +1,7 @@
-"""The default CPU benchmark models (`python -m tools.cpu_speed`): a named architecture of any family (yolov5n..x,
-yolov7, yolov7-tiny, yolov8n..x, yolo11n..x; random weights: latency does not depend on the values) as FP32 and as
-INT8 `cpu` profile, the INT8 one calibrated with minmax on a few synthetic images.
+"""`python -m bench models`: the built-in benchmark models (also what `python -m bench cpu --arch` times).
+
+A named architecture of any family (yolov5n..x, yolov7, yolov7-tiny, yolov8n..x, yolo11n..x; random weights: latency
+does not depend on the values) as FP32 and as INT8, calibrated with minmax on a few synthetic images.
 
 Files: <root>/<arch>-<imgsz>/fp32.onnx, minmax-asym-w8a8-cpu.onnx (Q/DQ completed for ONNX Runtime's uint8
 kernels), minmax-asym-w8a8-cpuexact.onnx (Q/DQ only at the calibrated quantizers, which OpenVINO and TensorRT
@@ -12,6 +13,7 @@ Models with attention MatMuls (YOLO11's C2PSA) get two more, minmax-asym-w8a8-qm
 with the MatMul inputs quantized too (QuantConfig.quantize_matmul; the default keeps them float).
 Built once, reused while they exist (rebuild=True to redo).
 """
+import argparse
 import copy
 from pathlib import Path
 
@@ -106,3 +108,25 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
         export_model(both, ExportConfig(out=paths[6], profile="cpu", imgsz=imgsz), meta, batches)
         export_model(both, ExportConfig(out=paths[7], profile="cpu", imgsz=imgsz, integer_ops=False), meta)
     return paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`python -m bench models`: build (or reuse) the models without timing them; prints their paths."""
+    from common.cli import image_size, positive_int
+    from yolo.family import model_names
+
+    parser.add_argument("--arch", nargs="+", required=True, choices=model_names(), metavar="ARCH",
+                        help="architectures, e.g. yolov5s yolov7-tiny yolov8n yolo11s")
+    parser.add_argument("--imgsz", nargs="+", type=image_size, default=[640], help="input sizes (default 640)")
+    parser.add_argument("--root", type=Path, default=Path("runs/bench/models"), help="<root>/<arch>-<imgsz>/")
+    parser.add_argument("--calib-images", type=positive_int, default=4, help="synthetic images the INT8 ranges see")
+    parser.add_argument("--rebuild", action="store_true", help="re-export models that exist")
+    parser.add_argument("--anchors", action="store_true", help="also ONNX Runtime's and NNCF's INT8 graphs")
+
+
+def run(args: argparse.Namespace) -> int:
+    for arch in args.arch:
+        for size in args.imgsz:
+            for path in build_models(arch, size, args.root, args.calib_images, args.rebuild, anchors=args.anchors):
+                print(path)
+    return 0

@@ -1,7 +1,7 @@
 """Per-operator CPU profile: where an ONNX graph's time goes on ONNX Runtime and OpenVINO, grouped by op kind.
 
-    python -m bench.op_profile --models fp32.onnx uh_asym_w8a8_cpu.onnx --backends ort openvino
-    python -m tools.cpu_speed --anchors --imgsz 640 --op-profile runs/bench/op_profile.json   # YOLOv5s + anchors
+    python -m bench profile --models fp32.onnx uh-asym-w8a8-cpu.onnx --backends ort openvino
+    python -m bench cpu --arch yolov5s --anchors --imgsz 640 --op-profile runs/bench/op-profile.json  # + anchors
 
 ONNX Runtime: its profiler (per-kernel times of the optimized graph). OpenVINO: the performance counters of the
 compiled graph (per fused runtime node; SiLU, Add or a re-quantization fused into a convolution is counted as
@@ -12,6 +12,7 @@ MaxPool, Q/DQ (re)quantization, layout changes (reorders/transposes) and the Det
 Detect convs). Times are per inference, averaged over the profiled runs after warm-up.
 Writes a terminal table (kinds x graphs, ms and share) and JSON (per kind and the heaviest nodes per graph).
 """
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,24 +288,20 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
     return profiles
 
 
-def main(argv=None) -> int:
-    from common.cli import CliParser
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from common.cli import non_negative_int, positive_int, thread_count
 
-    parser = CliParser(prog="python -m bench.op_profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", type=Path, required=True, help="ONNX files to profile")
     parser.add_argument("--backends", nargs="+", default=["ort", "openvino"], choices=["ort", "openvino"])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=20, help="profiled inferences per graph and backend")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench/op_profile.json"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--threads", type=thread_count, default=2)
+    parser.add_argument("--warmup", type=non_negative_int, default=5)
+    parser.add_argument("--runs", type=positive_int, default=20, help="profiled inferences per graph and backend")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/op-profile.json"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from common.atomic import check_output_file
+
+    check_output_file(args.out)
     run_profiles(args.models, args.backends, args.threads, args.warmup, args.runs, args.out)
     return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from common.cli import run_cli
-
-    sys.exit(run_cli(main))

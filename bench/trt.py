@@ -1,14 +1,17 @@
-"""Latency records for engines: our CUDA-event timing (bench.latency) at the engine's tuned batch (or the batches
-asked for), trtexec's median beside it.
+"""`python -m bench trt`: latency of TensorRT engines, our CUDA-event timing (bench.latency) at the engine's tuned
+batch (or the batches asked for), trtexec's median beside it.
+
+    python -m bench trt runs/engines/<name>-b1/*.engine --batches opt --out runs/bench/latency-tensorrt.json
 
 TensorRT picks kernels for the optimization profile's `opt` batch; an engine timed at another batch runs kernels
 chosen for a different shape, so a batch-1 figure from a batch-32 engine is not the batch-1 latency a batch-1
 engine has. `OPT` ("opt") times each engine at its own opt batch; `make bench` builds a batch-1 engine for the
 batch-1 rows for that reason, and timing any other batch logs a warning.
 
-Records use the same keys as bench.cpu's CPU records (backend, precision, imgsz, batch, median_ms, p90_ms,
+Records use the same keys as `python -m bench cpu`'s records (backend, precision, imgsz, batch, median_ms, p90_ms,
 p99_ms, throughput_ips, runs) so one report reads both.
 """
+import argparse
 from pathlib import Path
 
 from bench.latency import capture_cuda_graph, cuda_event_times, latency_stats
@@ -104,3 +107,41 @@ def bench_engine(engine_path: str | Path, batches: list[int | str] = (OPT,), war
                           f"p99 {stats['p99_ms']:.3f} ms, {stats['throughput_ips']:.0f} img/s"
                           + (f"; trtexec median {external['median_ms']:.3f} ms" if external else ""))
     return records
+
+
+def _batch(text: str):
+    """A positive batch size, or 'opt' for the engine's own tuned batch."""
+    from common.cli import positive_int
+
+    return text if text == OPT else positive_int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from common.cli import non_negative_int, positive_int
+
+    parser.add_argument("engines", type=Path, nargs="+", help="engines built by python -m engine build")
+    parser.add_argument("--batches", type=_batch, nargs="+", default=[OPT],
+                        help="batch sizes to time; 'opt' (default): the batch each engine was built for (profile opt)")
+    parser.add_argument("--warmup", type=non_negative_int, default=50)
+    parser.add_argument("--iterations", type=positive_int, default=300)
+    parser.add_argument("--no-cuda-graph", action="store_true")
+    parser.add_argument("--no-trtexec", action="store_true")
+    parser.add_argument("--device", type=non_negative_int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/latency-tensorrt.json"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from common.atomic import check_output_file, write_json_atomic
+    from common.provenance import versions
+
+    check_output_file(args.out)
+    records = []
+    for engine in args.engines:
+        records += bench_engine(engine, args.batches, warmup=args.warmup, iterations=args.iterations,
+                                cuda_graph=not args.no_cuda_graph, use_trtexec=not args.no_trtexec,
+                                device=args.device)
+    meta = {"batches": args.batches, "warmup": args.warmup, "iterations": args.iterations,
+            "cuda_graph": not args.no_cuda_graph, "versions": versions("tensorrt", "torch")}
+    write_json_atomic(args.out, {"meta": meta, "records": records})  # the layout of bench cpu's JSON
+    print(args.out)
+    return 0

@@ -1,10 +1,11 @@
-"""python -m bench.cpu on two small models: records, speed-ups, JSON + PNG, interleaved timing, errors."""
+"""python -m bench cpu on two small models: records, speed-ups, JSON + PNG, interleaved timing, errors."""
 import json
 
 import pytest
 from onnx_backend_models import IMGSZ, exported
 
-from bench.cpu import main, run_benchmark
+from bench.cli import main
+from bench.cpu import run_benchmark
 from common.cli import run_cli
 from common.errors import QYoloError
 
@@ -44,7 +45,7 @@ def test_bad_arguments(tmp_path, capsys):
         run_benchmark([], out=None, progress=False)
     with pytest.raises(QYoloError, match="unknown backend"):
         run_benchmark([exported("fp32")], backends=("tensorrt",), out=None, progress=False)
-    assert run_cli(main, ["--models", str(tmp_path / "missing.onnx"), "--backends", "ort", "--out",
+    assert run_cli(main, ["cpu", "--models", str(tmp_path / "missing.onnx"), "--backends", "ort", "--out",
                           str(tmp_path / "x.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -59,7 +60,7 @@ def test_cpu_clock(tmp_path):
 
 def test_speedups_pair_each_model_with_the_fp32_of_its_folder():
     """Several architectures in one run: each INT8 row against its own folder's FP32 row; the table names folders."""
-    from bench.cpu_report import add_speedups, table
+    from bench.report import add_speedups, latency_table
 
     def rec(model, precision, ms):
         return {"backend": "ort", "model": model, "variant": model.split("/")[-1][:-5], "precision": precision,
@@ -70,7 +71,7 @@ def test_speedups_pair_each_model_with_the_fp32_of_its_folder():
                rec("other/anchor.onnx", "INT8", 25.0)]
     add_speedups(records)
     assert [r["speedup_vs_fp32"] for r in records] == [1.0, 2.0, 1.0, 3.0, 4.0]  # no FP32 in its folder: the first
-    text = table(records)
+    text = latency_table(records)
     assert "big-640/int8" in text and "tiny-640/fp32" in text
 
 

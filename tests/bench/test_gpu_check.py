@@ -1,4 +1,4 @@
-"""`python -m bench.gpu_check`: stops at once without a GPU; on the stand-in GPU with the TensorRT stand-in, runs
+"""`python -m bench gpu-check`: stops at once without a GPU; on the stand-in GPU with the TensorRT stand-in, runs
 every step (small sizes) and reports pass or fail per step; its pieces (JUnit counts, the report) on known input."""
 import json
 
@@ -6,7 +6,8 @@ import pytest
 from trt_standin import install_standin
 from trt_standin.cuda import installed
 
-from bench.gpu_check import GpuCheckConfig, StepResult, format_report, junit_counts, main, run_gpu_check
+from bench.cli import main
+from bench.gpu_check import GpuCheckConfig, StepResult, format_report, junit_counts, run_gpu_check
 from common.cli import run_cli
 
 GPU_TEST = '''
@@ -25,7 +26,7 @@ def test_not_selected():
 
 def test_without_a_gpu_it_stops_at_once_with_one_line(tmp_path, capsys):
     out = tmp_path / "check"
-    assert run_cli(main, ["--out", str(out)]) == 2
+    assert run_cli(main, ["gpu-check", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no CUDA GPU visible to PyTorch" in err
     assert not out.exists()  # nothing was started

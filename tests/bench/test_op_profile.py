@@ -4,7 +4,8 @@ import json
 import pytest
 from onnx_backend_models import exported
 
-from bench.op_profile import KINDS, NodeTime, _graph_roles, classify, main, profile_model
+from bench.cli import main
+from bench.op_profile import KINDS, NodeTime, _graph_roles, classify, profile_model
 from common.cli import run_cli
 
 
@@ -57,8 +58,8 @@ def test_profiles_of_float_and_int8_graphs(backend):
 
 def test_cli_writes_json(tmp_path, capsys):
     out = tmp_path / "profile.json"
-    assert run_cli(main, ["--models", str(exported("fp32")), "--backends", "ort", "--runs", "1", "--warmup", "0",
-                          "--threads", "1", "--out", str(out)]) == 0
+    assert run_cli(main, ["profile", "--models", str(exported("fp32")), "--backends", "ort", "--runs", "1",
+                          "--warmup", "0", "--threads", "1", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["meta"]["runs"] == 1 and data["profiles"][0]["backend"] == "ort"
     assert set(data["profiles"][0]["kinds"]) == set(KINDS) and data["profiles"][0]["top_nodes"]

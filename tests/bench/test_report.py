@@ -123,7 +123,7 @@ def test_bad_inputs(tmp_path):
 def test_cli(inputs, tmp_path):
     metrics, latency = inputs
     out = tmp_path / "cli"
-    done = subprocess.run([sys.executable, "-m", "bench.report", "--metrics", *map(str, metrics),
+    done = subprocess.run([sys.executable, "-m", "bench", "report", "--metrics", *map(str, metrics),
                            "--latency", *map(str, latency), "--out", str(out)], cwd=ROOT, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""`python -m engine bench` through the TensorRT stand-in, on both API generations: CUDA-event timing with and
+"""`python -m bench trt` through the TensorRT stand-in, on both API generations: CUDA-event timing with and
 without a CUDA graph, the fallback when capture fails, the batch each engine is timed at, trtexec beside it."""
 import json
 import os
@@ -8,10 +8,10 @@ import pytest
 from engine_onnx_samples import write_model
 from test_trtexec import TRTEXEC_LOG
 
+from bench.cli import main as bench_main
 from bench.trt import bench_engine, time_engine
 from common.cli import run_cli
 from engine.build import build_engine
-from engine.cli import main as engine_main
 from engine.config import EngineConfig
 from engine.runner import TrtRunner
 
@@ -27,7 +27,7 @@ def engines(trt, tmp_path):
 
 def test_bench_cli_times_each_engine_at_its_tuned_batch(trt, engines, tmp_path):
     out = tmp_path / "latency.json"
-    assert run_cli(engine_main, ["bench", str(engines[1]), str(engines[4]), "--warmup", "2", "--iterations", "5",
+    assert run_cli(bench_main, ["trt", str(engines[1]), str(engines[4]), "--warmup", "2", "--iterations", "5",
                                  "--no-trtexec", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [(r["engine"], r["batch"], r["opt_batch"]) for r in report["records"]] == [
