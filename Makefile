@@ -248,7 +248,7 @@ bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
 
 # Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
 table: $(DATA_DEPS) | $(STAMP)
-	$(PY) -m tools.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
+	$(PY) -m sweep.run --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
 		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
 
 # Per-layer sensitivity at W4A4 and the mixed-precision plan it implies (W4A4 with the most sensitive layers at

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|bench|sensitivity|mixed|tools\.table)\b")
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|bench|sensitivity|mixed|sweep)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
@@ -137,7 +137,7 @@ def test_ranges_draws_the_current_weights(weights):
 
 
 def test_table_runs_the_table1_sweep(weights):
-    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
+    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m sweep.run" in cmd]
     for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
                  "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
         assert part in line, (part, line)

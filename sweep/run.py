@@ -1,4 +1,4 @@
-"""python -m tools.table: the paper's Table 1 (calibration methods x bit widths, six COCO AP columns) + FP32.
+"""python -m sweep.run: the paper's Table 1 (calibration methods x bit widths, six COCO AP columns) + FP32.
 
 Every row is a real pipeline run through the stages' public functions: `calib.calibrate_bit_widths` writes one
 calibrated artifact per bit width from ONE pass over the calibration images per method (the statistics do not
@@ -43,7 +43,7 @@ from common.cli import (
 from common.errors import QYoloError
 from common.log import get_logger
 from eval.coco_eval import METRIC_KEYS
-from tools.table_plot import PNG_NAME, plot_ap_vs_bits
+from sweep.plot import PNG_NAME, plot_ap_vs_bits
 
 METHODS: dict[str, tuple[str, str]] = VARIANTS  # row label -> (calibration method, activation grid)
 DEFAULT_METHODS = ("minmax", "percentile", "mse", "entropy", "uh-asym", "uh-sym", "minmax-asym")
@@ -282,7 +282,7 @@ def run_table(cfg: TableConfig) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.table", description=__doc__,
+    parser = CliParser(prog="python -m sweep.run", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=None, help="FP32 checkpoint (default: the embedded fixture)")
     parser.add_argument("--data", default=None, help="validation set (default: the synthetic val split)")

@@ -1,9 +1,9 @@
-"""python -m tools.table_plot: the Table 1 sweep's AP against bit width, one line per method, as a PNG.
+"""python -m sweep.plot: the Table 1 sweep's AP against bit width, one line per method, as a PNG.
 
-    python -m tools.table_plot runs/table/table.json          # writes runs/table/ap_vs_bits.png
-    python -m tools.table_plot runs/a/table.json runs/b/table.json --out ap.png   # sweeps split over several runs
+    python -m sweep.plot runs/table/table.json          # writes runs/table/ap_vs_bits.png
+    python -m sweep.plot runs/a/table.json runs/b/table.json --out ap.png   # sweeps split over several runs
 
-`make table` (tools.table) draws it itself after the sweep; this CLI redraws it from saved table.json files (rows of
+`make table` (sweep.run) draws it itself after the sweep; this CLI redraws it from saved table.json files (rows of
 several runs are combined; the FP32 row and any repeated row are taken from the first table that has them).
 """
 import argparse
@@ -106,15 +106,15 @@ def read_table(path: Path) -> list[dict]:
                                                      for r in records):
             raise ValueError("not a list of table rows")
     except (OSError, ValueError, TypeError) as exc:
-        raise QYoloError(f"cannot read the table {path} ({exc}); give the table.json python -m tools.table "
+        raise QYoloError(f"cannot read the table {path} ({exc}); give the table.json python -m sweep.run "
                          "wrote") from None
     return records
 
 
 def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.table_plot", description=__doc__,
+    parser = CliParser(prog="python -m sweep.plot", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m tools.table")
+    parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m sweep.run")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"PNG path (default: {PNG_NAME} beside the first table)")
     parser.add_argument("--title", default="", help="figure title (e.g. the model, image size and val images)")

@@ -1,4 +1,4 @@
-"""tools.table (the Table 1 sweep): layout, records, the Done checks, bad arguments; a tiny real run end to end."""
+"""sweep.run (the Table 1 sweep): layout, records, the Done checks, bad arguments; a tiny real run end to end."""
 import json
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 
 from common.cli import run_cli
 from common.errors import QYoloError
-from tools import table
+from sweep import run as table
 from yolo.synthetic import SyntheticConfig, generate_split
 
 

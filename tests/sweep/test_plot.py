@@ -1,11 +1,11 @@
-"""tools.table_plot: the AP-vs-bits series from known table rows, a valid PNG written atomically, bad tables."""
+"""sweep.plot: the AP-vs-bits series from known table rows, a valid PNG written atomically, bad tables."""
 import json
 
 import pytest
 
 from common.cli import run_cli
 from common.errors import QYoloError
-from tools import table_plot
+from sweep import plot as table_plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
