@@ -246,10 +246,12 @@ ANCHOR_METRICS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu ortstatic-w8a8 nncf-w8
 bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
 	$(PY) -m bench report --metrics $(ANCHOR_METRICS) --out $(BENCH_DIR)/report-anchors
 
-# Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
+# Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch
+# (python -m sweep): runs/sweep/<model>/table.{json,md}, ap_vs_bits.png, ranges/.
+SWEEP_DIR = runs/sweep/$(MODEL)
 table: $(DATA_DEPS) | $(STAMP)
-	$(PY) -m sweep.run --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
-		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
+	$(PY) -m sweep --weights $(WEIGHTS) --val-data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
+		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out $(SWEEP_DIR)
 
 # Per-layer sensitivity at W4A4 and the mixed-precision plan it implies (W4A4 with the most sensitive layers at
 # W8A8), on the current weights/data; the plan is exported and scored through ONNX Runtime (fidelity check first).

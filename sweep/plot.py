@@ -1,10 +1,10 @@
 """python -m sweep.plot: the Table 1 sweep's AP against bit width, one line per method, as a PNG.
 
-    python -m sweep.plot runs/table/table.json          # writes runs/table/ap_vs_bits.png
+    python -m sweep.plot runs/sweep/fixture/table.json      # writes runs/sweep/fixture/ap_vs_bits.png
     python -m sweep.plot runs/a/table.json runs/b/table.json --out ap.png   # sweeps split over several runs
 
-`make table` (sweep.run) draws it itself after the sweep; this CLI redraws it from saved table.json files (rows of
-several runs are combined; the FP32 row and any repeated row are taken from the first table that has them).
+`python -m sweep` (`make table`) draws it itself after the sweep; this CLI redraws it from saved table.json files
+(rows of several runs are combined; the FP32 row and any repeated row are taken from the first table that has them).
 """
 import argparse
 import json
@@ -15,6 +15,7 @@ from typing import Sequence
 from common.atomic import save_png_atomic
 from common.cli import CliParser, run_cli
 from common.errors import QYoloError
+from common.input_file import read_text
 
 PNG_NAME = "ap_vs_bits.png"
 
@@ -101,12 +102,12 @@ def plot_ap_vs_bits(records: Sequence[dict], path: str | Path, title: str = "") 
 
 def read_table(path: Path) -> list[dict]:
     try:
-        records = json.loads(path.read_text())
+        records = json.loads(read_text(path, "table"))
         if not isinstance(records, list) or not all({"row", "method", "w_bits", "a_bits", "AP"} <= set(r)
                                                      for r in records):
             raise ValueError("not a list of table rows")
     except (OSError, ValueError, TypeError) as exc:
-        raise QYoloError(f"cannot read the table {path} ({exc}); give the table.json python -m sweep.run "
+        raise QYoloError(f"cannot read the table {path} ({exc}); give the table.json python -m sweep "
                          "wrote") from None
     return records
 
@@ -114,7 +115,7 @@ def read_table(path: Path) -> list[dict]:
 def main(argv=None) -> int:
     parser = CliParser(prog="python -m sweep.plot", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m sweep.run")
+    parser.add_argument("tables", type=Path, nargs="+", help="table.json written by python -m sweep")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"PNG path (default: {PNG_NAME} beside the first table)")
     parser.add_argument("--title", default="", help="figure title (e.g. the model, image size and val images)")

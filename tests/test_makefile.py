@@ -137,9 +137,9 @@ def test_ranges_draws_the_current_weights(weights):
 
 
 def test_table_runs_the_table1_sweep(weights):
-    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m sweep.run" in cmd]
-    for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
-                 "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
+    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m sweep " in cmd]
+    for part in (f"--weights {weights}", "--val-data data/synthetic/annotations/instances_val.json",
+                 "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/sweep/fixture"):
         assert part in line, (part, line)
 
 

@@ -104,7 +104,7 @@ def test_a_ranking_for_other_settings_is_refused(tiny_data, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--low-bits", "8-8"], "must be wider than low_bits"),
-    (["--high-bits", "9-9"], "must be an integer in 2..8"),
+    (["--high-bits", "9-9"], "argument --high-bits: expected bit widths W-A with each in 2..8"),
     (["--max-share", "1.5"], "--max-share"),
     (["--rank-by", "both"], "rank_by 'both' is not one of alone, float"),
     (["--ordering", "random"], "ordering 'random' is not one of"),

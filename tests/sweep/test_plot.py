@@ -57,7 +57,7 @@ def test_rows_of_several_tables_are_combined(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "cannot read the table"), ("{not json", "cannot read the table"), ("[1, 2]", "cannot read the table"),
+    (None, "table.json does not exist"), ("{not json", "cannot read the table"), ("[1, 2]", "cannot read the table"),
     ('[{"row": "fp32", "method": "fp32", "w_bits": 32, "a_bits": 32, "AP": 0.7}]', "no quantized rows"),
 ])
 def test_bad_tables_are_one_line(content, message, tmp_path, capsys):

@@ -1,26 +1,33 @@
-"""sweep.run (the Table 1 sweep): layout, records, the Done checks, bad arguments; a tiny real run end to end."""
+"""The Table 1 sweep (python -m sweep): layout, records, the Done checks, the units and their merge, bad arguments;
+a tiny real run end to end."""
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from calib.study_cli import bit_widths
 from common.cli import run_cli
-from common.errors import QYoloError
-from sweep import run as table
+from eval.coco_eval import METRIC_KEYS
+from sweep import SweepConfig, run_sweep
+from sweep import report as table
+from sweep.__main__ import main
+from sweep.config import METHODS
+from sweep.run import UnitResult, merge, sweep_units
 from yolo.synthetic import SyntheticConfig, generate_split
 
 
-def test_parse_bits():
-    assert table.parse_bits("8-8") == (8, 8) and table.parse_bits("w4a8") == (4, 8) and table.parse_bits("6") == (6, 6)
+def test_bit_widths():
+    assert bit_widths("8-8") == (8, 8) and bit_widths("w4a8") == (4, 8) and bit_widths("6") == (6, 6)
     for bad in ("9-9", "1-4", "x", "8-8-8", ""):
-        with pytest.raises(QYoloError, match="bit widths"):
-            table.parse_bits(bad)
+        with pytest.raises(argparse.ArgumentTypeError, match="bit widths"):
+            bit_widths(bad)
 
 
 def rec(row, w, a, ap):
-    method, scheme = table.METHODS[row] if row != "fp32" else ("fp32", "float")
+    method, scheme = METHODS[row] if row != "fp32" else ("fp32", "float")
     return {"row": row, "method": method, "scheme": scheme, "w_bits": w, "a_bits": a,
-            **{k: ap for k in table.METRIC_KEYS}}
+            **{k: ap for k in METRIC_KEYS}}
 
 
 def test_done_checks_pass_and_fail_on_known_numbers():
@@ -40,15 +47,28 @@ def test_rows_in_paper_order():
     assert got == [("fp32", 32), ("minmax", 8), ("uh-asym", 8), ("minmax", 4), ("uh-asym", 4)]
 
 
+def test_units_and_their_merge():
+    """One unit per method plus FP32 and the ranges; the merge orders rows across units and keeps every timing."""
+    cfg = SweepConfig(methods=["uh-asym", "minmax"], bits=[(8, 8), (4, 4)], device="cpu")
+    assert sweep_units(cfg) == ["fp32", "uh-asym", "minmax", "ranges"]
+    results = [UnitResult("minmax", [rec("minmax", 4, 4, 0.1), rec("minmax", 8, 8, 0.7)], {"minmax_calibrate_s": 2.0}),
+               UnitResult("fp32", [rec("fp32", 32, 32, 0.8)], {"fp32_eval_s": 1.0}, num_val_images=6),
+               UnitResult("uh-asym", [rec("uh-asym", 8, 8, 0.79), rec("uh-asym", 4, 4, 0.5)], {"x_s": 0.123})]
+    rows, timings, num_val = merge(cfg, results)
+    assert [(r["row"], r["w_bits"]) for r in rows] == [("fp32", 32), ("uh-asym", 8), ("minmax", 8), ("uh-asym", 4),
+                                                       ("minmax", 4)]
+    assert timings == {"minmax_calibrate_s": 2.0, "fp32_eval_s": 1.0, "x_s": 0.12} and num_val == 6
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--methods", "kl"], "unknown table method"),
-    (["--bits", "9-9"], "bit widths '9-9'"),
+    (["--methods", "kl"], "argument --methods: invalid choice: 'kl'"),
+    (["--bits", "9-9"], "bit widths W-A with each in 2..8"),
     (["--num-images", "0"], "--num-images: must be a positive integer, got 0"),
     (["--imgsz", "100"], "multiple of 32"),
-    (["--max-images", "0"], "--max-images: must be a positive integer, got 0"),
+    (["--ap-images", "0"], "--ap-images: must be a positive integer, got 0"),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys):
-    assert run_cli(table.main, argv + ["--out", "/nonexistent/never-written"]) == 2
+    assert run_cli(main, argv + ["--out", "/nonexistent/never-written"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
 
@@ -59,16 +79,16 @@ def test_tiny_sweep_end_to_end(tmp_path, capsys):
     _, val = generate_split(tmp_path / "data", "val", SyntheticConfig(n_images=6, seed=11), progress=False)
     calib_images, _ = generate_split(tmp_path / "data", "calib", SyntheticConfig(n_images=4, seed=12), progress=False)
     out = tmp_path / "table"
-    records = table.run_table(table.TableConfig(data=val, calib_data=calib_images, num_images=4, imgsz=64, batch=4,
-                                                methods=["minmax", "uh-asym"], bits=[(8, 8), (4, 4)], out=out,
-                                                progress=False))
+    records = run_sweep(SweepConfig(val_data=val, calib_data=calib_images, num_images=4, imgsz=64, batch=4,
+                                    device="cpu", methods=["minmax", "uh-asym"], bits=[(8, 8), (4, 4)], out=out,
+                                    progress=False))
     assert [(r["row"], r["w_bits"], r["a_bits"]) for r in records] == [
         ("fp32", 32, 32), ("minmax", 8, 8), ("uh-asym", 8, 8), ("minmax", 4, 4), ("uh-asym", 4, 4)]
     saved = json.loads((out / "table.json").read_text())
     assert saved == json.loads(json.dumps(records))
     for record in saved:
-        assert {"method", "scheme", "w_bits", "a_bits", *table.METRIC_KEYS} <= set(record)
-        assert all(-1.0 <= record[k] <= 1.0 for k in table.METRIC_KEYS)
+        assert {"method", "scheme", "w_bits", "a_bits", *METRIC_KEYS} <= set(record)
+        assert all(-1.0 <= record[k] <= 1.0 for k in METRIC_KEYS)
     assert saved[1]["scheme"] == "sym" and saved[2]["scheme"] == "asym" and saved[2]["method"] == "uh"
     assert sorted(p.name for p in (out / "artifacts").iterdir()) == sorted(
         ["minmax-sym-w8a8.pt", "minmax-sym-w4a4.pt", "uh-asym-w8a8.pt", "uh-asym-w4a4.pt"] +
@@ -79,6 +99,7 @@ def test_tiny_sweep_end_to_end(tmp_path, capsys):
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["num_val_images"] == 6 and run["settings"]["num_images"] == 4
     assert {c["claim"] for c in run["checks"]} >= {"W4A4 uh-asym beats minmax"}
+    assert set(run["run"]["files"]) == {"table.json", "table.md", "ap_vs_bits.png"}  # the set run.json describes
     printed = capsys.readouterr().out
     assert "FP32" in printed and "uh-asym" in printed
     assert (out / "ap_vs_bits.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -96,9 +117,9 @@ def test_quantize_matmul_reaches_every_row(tmp_path):
     _, val = generate_split(tmp_path / "data", "val", SyntheticConfig(n_images=2, seed=11), progress=False)
     calib_images, _ = generate_split(tmp_path / "data", "calib", SyntheticConfig(n_images=2, seed=12), progress=False)
     out = tmp_path / "table"
-    table.run_table(table.TableConfig(weights=weights, data=val, calib_data=calib_images, num_images=2, imgsz=64,
-                                      batch=2, methods=["uh-asym"], bits=[(8, 8)], out=out, progress=False,
-                                      ranges=False, quantize_matmul=True))
+    run_sweep(SweepConfig(weights=weights, val_data=val, calib_data=calib_images, num_images=2, imgsz=64, batch=2,
+                          device="cpu", methods=["uh-asym"], bits=[(8, 8)], out=out, progress=False, ranges=False,
+                          quantize_matmul=True))
     from calib import load_calibrated
 
     _, meta = load_calibrated(out / "artifacts" / "uh-asym-w8a8.pt")
