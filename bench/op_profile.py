@@ -92,38 +92,40 @@ def _graph_roles(nodes: list[tuple[str, str, list[str], list[str]]], outputs: li
     return decode, detect, stem
 
 
+# Op types whose kind their type alone says (a later group wins where one type is in two).
+OP_KINDS = {**{op: "layout (reorder/transpose)" for op in LAYOUT}, "MaxPool": "MaxPool", "Pooling": "MaxPool",
+            **{op: "Resize" for op in ("Resize", "Upsample", "Interpolate")},
+            **{op: "Concat" for op in ("Concat", "QLinearConcat", "Concatenation")},
+            "Add": "residual Add", "QLinearAdd": "residual Add",
+            **{op: "SiLU / activation" for op in ACTIVATIONS}, **{op: "Q/DQ (re)quantization" for op in QDQ_TYPES}}
+
+
 def classify(node: NodeTime, decode: set[str], detect: set[str], stem: str | None) -> str:
-    op, exec_type = node.op, node.exec_type.upper()
     if node.name in decode:
         return "Detect decode"
-    if op in CONV_TYPES:
-        int8 = op in ("QLinearConv", "ConvInteger") or "I8" in exec_type or "U8" in exec_type
-        if int8:
-            return "conv int8"
-        return "conv float: stem" if node.name == stem else \
-            "conv float: Detect" if node.name in detect else "conv float: other"
-    if op in QDQ_TYPES:
-        return "Q/DQ (re)quantization"
-    if op in ACTIVATIONS:
+    if node.op in CONV_TYPES:
+        return _conv_kind(node, detect, stem)
+    if node.op in ("Eltwise", "Subgraph"):
+        return _fused_elementwise_kind(node.name)
+    return OP_KINDS.get(node.op, "other")
+
+
+def _conv_kind(node: NodeTime, detect: set[str], stem: str | None) -> str:
+    exec_type = node.exec_type.upper()
+    if node.op in ("QLinearConv", "ConvInteger") or "I8" in exec_type or "U8" in exec_type:
+        return "conv int8"
+    if node.name == stem:
+        return "conv float: stem"
+    return "conv float: Detect" if node.name in detect else "conv float: other"
+
+
+def _fused_elementwise_kind(name: str) -> str:
+    """OpenVINO's fused element-wise nodes: what they do shows in their name."""
+    if any(word in name for word in ("Sigmoid", "/act/", "Swish", "Mul")):
         return "SiLU / activation"
-    if op in ("Add", "QLinearAdd"):
-        return "residual Add"
-    if op in ("Eltwise", "Subgraph"):  # OpenVINO's fused element-wise nodes: what they do shows in their name
-        name = node.name
-        if any(word in name for word in ("Sigmoid", "/act/", "Swish", "Mul")):
-            return "SiLU / activation"
-        if "Quantize" in name:
-            return "Q/DQ (re)quantization"
-        return "residual Add" if "Add" in name else "SiLU / activation"
-    if op in ("Concat", "QLinearConcat", "Concatenation"):
-        return "Concat"
-    if op in ("Resize", "Upsample", "Interpolate"):
-        return "Resize"
-    if op in ("MaxPool", "Pooling"):
-        return "MaxPool"
-    if op in LAYOUT:
-        return "layout (reorder/transpose)"
-    return "other"
+    if "Quantize" in name:
+        return "Q/DQ (re)quantization"
+    return "residual Add" if "Add" in name else "SiLU / activation"
 
 
 def _random_input(shape: list, dtype=np.float32) -> np.ndarray:

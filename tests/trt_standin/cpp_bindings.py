@@ -282,51 +282,14 @@ def chained_calls(text: str, i: int) -> tuple[list[tuple[str, list[str]]], int]:
 
 
 def parse_bindings(text: str, surface: Surface) -> None:
+    """Everything a binding source declares: classes and enums with their chained calls, calls continuing a named
+    binding, module functions and module attributes."""
     for match in BINDING.finditer(text):
-        kind = match.group(1)
-        template_end = matching(text, match.end() - 1)
-        template_args = split_top(text[match.end():template_end - 1])
-        rest = text[template_end:]
-        declared = re.match(r"\s*(\w+)\s*([({])", rest)
-        constructed = re.match(r"\s*\(", rest)
-        if constructed:
-            open_at = template_end + constructed.end() - 1
-            variable = None
-        elif declared:
-            open_at = template_end + declared.end() - 1
-            variable = declared.group(1)
-        else:
-            continue
-        close = matching(text, open_at)
-        args = split_top(text[open_at + 1:close - 1])
-        if len(args) < 2 or not STRING.match(args[1]):
-            continue
-        scope = args[0]
-        name = STRING.match(args[1]).group(1)
-        parent = None if scope == "m" else surface.variables.get(scope)
-        qualname = f"{parent}.{name}" if parent else name
-        if kind == "enum_":
-            surface.add_enum(qualname, template_args)
-            surface.enums[qualname]["arithmetic"] = any("arithmetic" in a for a in args[2:])
-        else:
-            surface.add_class(qualname, template_args)
-            if kind == "bind_vector":
-                surface.classes[qualname]["bound_vector"] = True
-            if any("buffer_protocol" in a for a in args[2:]):
-                surface.classes[qualname]["buffer_protocol"] = True
-        if variable:
-            surface.variables[variable] = qualname
-        calls, _ = chained_calls(text, close)
-        for call, call_args in calls:
-            if call in CHAIN_CALLS:
-                surface.apply_call(qualname, call, call_args)
+        _parse_binding(text, match, surface)
     # statements continuing a named binding: `baseLoggerBinding.def(...)...;`
     for variable, qualname in surface.variables.items():
         for match in re.finditer(rf"\b{re.escape(variable)}\s*(?=\.)", text):
-            calls, _ = chained_calls(text, match.end())
-            for call, call_args in calls:
-                if call in CHAIN_CALLS:
-                    surface.apply_call(qualname, call, call_args)
+            _apply_chained_calls(text, match.end(), qualname, surface)
     for match in re.finditer(r"\bm\.def\s*\(", text):
         close = matching(text, match.end() - 1)
         args = split_top(text[match.end():close - 1])
@@ -341,3 +304,45 @@ def parse_bindings(text: str, surface: Surface) -> None:
         enum_value = re.match(r"(\w+)::k(\w+)$", value)
         surface.attributes[match.group(1)] = (f"{surface.cpp_names.get(enum_value.group(1), enum_value.group(1))}."
                                               f"{enum_value.group(2)}") if enum_value else value
+
+
+def _apply_chained_calls(text: str, start: int, qualname: str, surface: Surface) -> None:
+    calls, _ = chained_calls(text, start)
+    for call, call_args in calls:
+        if call in CHAIN_CALLS:
+            surface.apply_call(qualname, call, call_args)
+
+
+def _parse_binding(text: str, match: re.Match, surface: Surface) -> None:
+    """One `py::class_<...>` / `py::enum_<...>` / `py::bind_vector<...>` binding: constructed in place
+    (`py::class_<T>(m, "T")`) or into a named variable (`py::class_<T> binding(m, "T")`), then its chained calls."""
+    kind = match.group(1)
+    template_end = matching(text, match.end() - 1)
+    template_args = split_top(text[match.end():template_end - 1])
+    rest = text[template_end:]
+    declared = re.match(r"\s*(\w+)\s*([({])", rest)
+    constructed = re.match(r"\s*\(", rest)
+    if not constructed and not declared:
+        return
+    opener = constructed or declared
+    open_at = template_end + opener.end() - 1
+    variable = None if constructed else declared.group(1)
+    close = matching(text, open_at)
+    args = split_top(text[open_at + 1:close - 1])
+    if len(args) < 2 or not STRING.match(args[1]):
+        return
+    parent = None if args[0] == "m" else surface.variables.get(args[0])
+    name = STRING.match(args[1]).group(1)
+    qualname = f"{parent}.{name}" if parent else name
+    if kind == "enum_":
+        surface.add_enum(qualname, template_args)
+        surface.enums[qualname]["arithmetic"] = any("arithmetic" in a for a in args[2:])
+    else:
+        surface.add_class(qualname, template_args)
+        if kind == "bind_vector":
+            surface.classes[qualname]["bound_vector"] = True
+        if any("buffer_protocol" in a for a in args[2:]):
+            surface.classes[qualname]["buffer_protocol"] = True
+    if variable:
+        surface.variables[variable] = qualname
+    _apply_chained_calls(text, close, qualname, surface)

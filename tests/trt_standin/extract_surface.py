@@ -66,36 +66,43 @@ def parse_init_py(text: str, surface: Surface) -> None:
     """Module-level functions and names, class attributes it sets, and the Logger severity aliases it copies."""
     # the template's placeholders (##NAME##), filled at packaging time: the module name, else a neutral value
     text = text.replace("##TENSORRT_MODULE##", "tensorrt")
-    tree = ast.parse(re.sub(r"##[A-Z_]+##", "0", text))
+    _visit_init_body(ast.parse(re.sub(r"##[A-Z_]+##", "0", text)).body, surface)
 
-    def visit(body):
-        for node in body:
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-                surface.functions.setdefault(node.name, [[{"name": a.arg, "default": False}
-                                                          for a in node.args.args]])
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name) and target.id == "__version__":
-                        surface.attributes["__version__"] = "str"
-                    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-                        owner = target.value.id
-                        if owner in surface.classes:
-                            source = ast.unparse(node.value)
-                            surface.classes[owner].setdefault("python_attributes", {})[target.attr] = source
-            elif isinstance(node, ast.For) and isinstance(node.iter, ast.Call):
-                enum_name = ast.unparse(node.iter.func).removesuffix(".__members__.items")
-                for stmt in node.body:
-                    call = stmt.value if isinstance(stmt, ast.Expr) else None
-                    if isinstance(call, ast.Call) and ast.unparse(call.func) == "setattr":
-                        owner = ast.unparse(call.args[0])
-                        if owner in surface.classes and enum_name in surface.enums:
-                            attributes = surface.classes[owner].setdefault("python_attributes", {})
-                            for member in surface.enums[enum_name]["members"]:
-                                attributes[member] = f"{enum_name}.{member}"
-            elif isinstance(node, ast.If):
-                visit(node.body)
 
-    visit(tree.body)
+def _visit_init_body(body: list, surface: Surface) -> None:
+    for node in body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            surface.functions.setdefault(node.name, [[{"name": a.arg, "default": False} for a in node.args.args]])
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                _record_assignment(target, node.value, surface)
+        elif isinstance(node, ast.For) and isinstance(node.iter, ast.Call):
+            _record_enum_aliases(node, surface)
+        elif isinstance(node, ast.If):
+            _visit_init_body(node.body, surface)
+
+
+def _record_assignment(target: ast.expr, value: ast.expr, surface: Surface) -> None:
+    """`__version__ = ...` and `SomeClass.attr = ...`."""
+    if isinstance(target, ast.Name) and target.id == "__version__":
+        surface.attributes["__version__"] = "str"
+    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        owner = target.value.id
+        if owner in surface.classes:
+            surface.classes[owner].setdefault("python_attributes", {})[target.attr] = ast.unparse(value)
+
+
+def _record_enum_aliases(loop: ast.For, surface: Surface) -> None:
+    """`for name, value in Enum.__members__.items(): setattr(Class, name, value)`: Class gets the enum's members."""
+    enum_name = ast.unparse(loop.iter.func).removesuffix(".__members__.items")
+    for stmt in loop.body:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "setattr":
+            owner = ast.unparse(call.args[0])
+            if owner in surface.classes and enum_name in surface.enums:
+                attributes = surface.classes[owner].setdefault("python_attributes", {})
+                for member in surface.enums[enum_name]["members"]:
+                    attributes[member] = f"{enum_name}.{member}"
 
 
 def header_version(text: str) -> str:
