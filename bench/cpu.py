@@ -23,7 +23,7 @@ from common.cli import image_size, non_negative_int, positive_int, thread_count
 from common.errors import QYoloError
 from common.log import get_logger
 from common.provenance import versions
-from yolo.family import model_names
+from yolo.registry import model_names
 
 BACKENDS = ("ort", "openvino")
 # openvino-bf16: OpenVINO with its own default precision on CPUs with bf16 units (AMX, AVX512-BF16), where it runs

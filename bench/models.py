@@ -64,8 +64,7 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
     from calib.stage import with_family_float_head
     from common.matmul import MatMul
     from export import ExportConfig, export_model
-    from yolo.family import build_model, named_config
-    from yolo.fuse import fuse_model
+    from yolo.registry import build_model, fuse_model, named_config
 
     cfg = named_config(arch)
     if cfg is None:
@@ -113,7 +112,7 @@ def _build_project_models(arch: str, imgsz: int, root: str | Path, calib_images:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`python -m bench models`: build (or reuse) the models without timing them; prints their paths."""
     from common.cli import image_size, positive_int
-    from yolo.family import model_names
+    from yolo.registry import model_names
 
     parser.add_argument("--arch", nargs="+", required=True, choices=model_names(), metavar="ARCH",
                         help="architectures, e.g. yolov5s yolov7-tiny yolov8n yolo11s")

@@ -38,7 +38,7 @@ DEFAULT_OUT_DIR = Path("runs/calib")
 def with_family_float_head(quant: QuantConfig, model: torch.nn.Module) -> QuantConfig:
     """`quant` with the float head of the model's family: its head classes, or its finer module-name rule
     (YOLOv8/11: only the branch output convs and the DFL conv, not the head's 3x3 convs)."""
-    from yolo.family import family_of_model
+    from yolo.registry import family_of_model
 
     family = family_of_model(model)
     if family.float_modules is not None:

@@ -95,7 +95,7 @@ def _layer_order(config: MixedConfig, calibrated, layers: list[str], budget: int
                  imgsz: int) -> tuple[list[str], list | None]:
     """The order layers are raised in: the given ranking or the proxy's, refined greedily up to the budget;
     returns (order, the greedy steps' proxy errors or None)."""
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     model = calibrated.model
     proxy = None

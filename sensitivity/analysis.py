@@ -72,7 +72,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
     """Calibrate once, score every layer in both views with the proxy, the top-k with AP; returns the report
     (what sensitivity.json holds). Writing the files is sensitivity.report's."""
     from calib import run_calibration
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     log = get_logger()
     times = StepTimes()

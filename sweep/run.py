@@ -133,7 +133,7 @@ def merge(cfg: SweepConfig, results: list[UnitResult]) -> tuple[list[dict], dict
 def float_layers(weights: str | Path) -> str:
     """The layers every row keeps in float, as the weights' model family names them."""
     from yolo.checkpoint import load_model
-    from yolo.family import family_of_model
+    from yolo.registry import family_of_model
 
     model = load_model(weights)
     family = family_of_model(model)

@@ -1,6 +1,7 @@
 """The import graph, read from the sources: every package imports only packages of lower layers (and itself), so no
-import points upward and nothing in the product imports the benchmarks or the scripts around it. A new top-level
-package fails here until it is given its layer."""
+import points upward and nothing in the product imports the benchmarks or the scripts around it; and no module uses
+another module's private names (what modules share has a public name). A new top-level package fails here until it
+is given its layer."""
 import ast
 from pathlib import Path
 
@@ -55,6 +56,19 @@ def test_imports_point_down(package):
             if name in LAYER_OF and name != package and LAYER_OF[name] >= LAYER_OF[package]:
                 upward.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert not upward, "\n".join(upward)
+
+
+@pytest.mark.parametrize("package", top_level_packages())
+def test_no_private_names_across_modules(package):
+    borrowed = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                    and node.module.split(".")[0] in LAYER_OF:
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if private:
+                    borrowed.append(f"{path.relative_to(ROOT)}:{node.lineno} takes {private} from {node.module}")
+    assert not borrowed, "\n".join(borrowed)
 
 
 def test_the_reader_sees_every_import(tmp_path):

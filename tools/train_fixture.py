@@ -33,9 +33,9 @@ from common.atomic import atomic_path
 from common.cli import run_cli
 from common.errors import QYoloError
 from common.pt_file import read_pt
-from yolo.family import build_model, named_config
 from yolo.fixture import FIXTURE_IMGSZ
 from yolo.loss import YoloLoss
+from yolo.registry import build_model, named_config
 from yolo.synthetic import CLASS_NAMES, ensure_split
 
 

@@ -12,8 +12,9 @@ import torch
 from common.errors import QYoloError
 from common.pt_file import read_pt
 from yolo.checkpoint import load_model
-from yolo.family import ANCHOR_FREE, build_model, family_of, family_of_model, named_config
+from yolo.family import ANCHOR_FREE
 from yolo.nms import non_max_suppression
+from yolo.registry import build_model, family_of, family_of_model, named_config
 
 DATA = Path(__file__).parent / "data" / "ultralytics"
 REFS = read_pt(DATA / "reference_outputs.pt")
