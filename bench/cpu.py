@@ -16,13 +16,13 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.latency import CLOCKS, Config, cpu_name, interleaved, latency_stats, machine_load
+from bench.latency import CLOCKS, Config, interleaved, latency_stats, machine_load
 from bench.report import add_speedups, latency_table, plot_latency, write_latency_json
 from common.atomic import check_output_file
 from common.cli import image_size, non_negative_int, positive_int, thread_count
 from common.errors import QYoloError
 from common.log import get_logger
-from common.provenance import versions
+from common.provenance import cpu_name, run_provenance, versions
 from yolo.registry import model_names
 
 BACKENDS = ("ort", "openvino")
@@ -78,7 +78,7 @@ def run_benchmark(models: Sequence[str | Path | tuple[str | Path, int]], backend
             configs.append(Config(label, backend, batch))
     meta = {"cpu": cpu_name(), "threads": threads, "warmup": warmup, "runs": runs, "rounds": rounds, "clock": clock,
             "arch": arch, "load_before": machine_load(), "started": time.ctime(),
-            "versions": versions("onnxruntime", "openvino")}
+            "versions": versions("onnxruntime", "openvino"), "provenance": run_provenance()}
     interleaved(configs, warmup, runs, rounds, progress, clock)
     meta["load_after"] = machine_load()
     records = [{**c.label, **latency_stats(c.times_ms, 1), "warmup": warmup, "clock": clock} for c in configs]

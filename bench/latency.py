@@ -8,7 +8,6 @@ CUDA events measure GPU time per launch (input already on the device, output lef
 trtexec's "GPU Compute Time" without data transfers, so the two medians can stand side by side.
 """
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -174,15 +173,3 @@ def machine_load(sample_s: float = 1.0) -> dict:
         total, idle = after[0] - before[0], after[1] - before[1]
         info["others_busy_fraction"] = round(1.0 - idle / total, 3) if total > 0 else None
     return info
-
-
-def cpu_name() -> str:
-    """The CPU's model name (as lscpu shows it), for labelling CPU figures."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

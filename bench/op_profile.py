@@ -274,8 +274,9 @@ def run_profiles(models, backends=("ort", "openvino"), threads: int = 2, warmup:
     """Profile every (model, backend) pair; print the kinds table; write JSON to `out` when given."""
     from tqdm import tqdm
 
-    from bench.latency import cpu_name, machine_load
+    from bench.latency import machine_load
     from common.atomic import write_json_atomic
+    from common.provenance import cpu_name
 
     pairs = [(Path(m), b) for m in models for b in backends]
     load = machine_load()

@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from bench.latency import cpu_name
 from common.atomic import check_output_dir, save_png_atomic, write_json_atomic, write_text_atomic
 from common.errors import QYoloError
 from common.input_file import read_text
 from common.log import get_logger
 from common.output_set import check_output_set
+from common.provenance import cpu_name, run_provenance
 from eval.coco_eval import METRIC_KEYS
 
 BACKEND_ORDER = ("tensorrt", "ort", "openvino", "torch")
@@ -122,6 +122,7 @@ def build_report(accuracy: list[dict], latency: list[dict]) -> dict:
         "cpu_threads": sorted({row["threads"] for row in cpu_rows if row["threads"] is not None}),
         "cpu_batches": sorted({row["batch"] for row in cpu_rows}),
         "backends": sorted({row["backend"] for row in accuracy + latency}),
+        "provenance": run_provenance(),
     }
     return {"meta": meta, "accuracy": accuracy, "latency": latency}
 

@@ -22,6 +22,7 @@ from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
 from common.output_set import begin_output_set
+from common.provenance import run_provenance
 from common.threads import torch_threads
 from common.timing import StepTimes
 from mixed.config import MixedConfig
@@ -88,7 +89,7 @@ def search_mixed(config: MixedConfig) -> dict:
             "greedy_proxy_errors": greedy_errors, "uniform": uniform,
             "high_ap": high_ap, "target_ap": target,
             "curve": [{"raised": k, "share": k / len(layers), "ap": plans.curve[k]} for k in sorted(plans.curve)],
-            "plan": plan, "artifact": str(artifact), "timings": times.record()}
+            "plan": plan, "artifact": str(artifact), "timings": times.record(), "provenance": run_provenance()}
 
 
 def _layer_order(config: MixedConfig, calibrated, layers: list[str], budget: int, given_order: list[str] | None,

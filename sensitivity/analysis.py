@@ -19,6 +19,7 @@ from tqdm import tqdm
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import run_provenance
 from common.threads import torch_threads
 from common.timing import StepTimes
 from sensitivity.config import VIEWS, SensitivityConfig
@@ -110,7 +111,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
             "quantization": calibrated.quant.to_dict(), "calibration": calibrated.meta["calibration"],
             "num_layers": len(layers), "baseline": {**baseline, "quantized_proxy": all_error},
             "rank_correlation": correlation, "layers": ranked(records, "alone"),
-            "timings": timings}
+            "timings": timings, "provenance": run_provenance()}
 
 
 def _score_top_k(model: nn.Module, layers: list[QuantizedLayer], records: list[dict], config: SensitivityConfig,

@@ -27,13 +27,13 @@ pycocotools fractions), table.md, ap_vs_bits.png, run.json (settings, timings, t
 the files of the run), artifacts/, metrics/, ranges/.
 """
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.atomic import write_json_atomic, write_text_atomic
 from common.log import get_logger
 from common.output_set import begin_output_set, commit_output_set
+from common.provenance import run_provenance
 from common.timing import StepTimes
 from sweep.config import METHODS, SweepConfig
 from sweep.plot import PNG_NAME, plot_ap_vs_bits
@@ -171,7 +171,7 @@ def run_sweep(cfg: SweepConfig) -> list[dict]:
     table_md = write_text_atomic(cfg.out / "table.md", render_markdown(rows, checks, settings))
     timings["total_s"] = round(times.total(), 2)
     commit_output_set(run_record, {"settings": settings, "checks": checks, "timings": timings,
-                                   "command": " ".join(sys.argv)}, [table_json, table_md, png])
+                                   "provenance": run_provenance()}, [table_json, table_md, png])
     print(render_terminal(rows, checks, settings))
     print(f"{len(rows)} rows in {timings['total_s']:.0f} s; wrote {table_json}, {table_md}, {png}")
     return rows
