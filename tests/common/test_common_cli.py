@@ -79,7 +79,8 @@ CASES = [
     ("mixed.__main__", ["--low-bits", "x"], "argument --low-bits: expected bit widths W-A with each in 2..8"),
     ("eval.fidelity.__main__", ["--model", "m.onnx", "--images", "0"], "argument --images: must be a positive integer"),
     ("eval.fidelity.__main__", ["--model", "m.onnx", "--device", "tpu"], "argument --device: 'tpu' is not supported"),
-    ("tools.fidelity_table", ["--artifacts", "a.pt", "--images", "0"], "argument --images: must be a positive integer"),
+    ("scripts.fidelity_table", ["--artifacts", "a.pt", "--images", "0"],
+     "argument --images: must be a positive integer"),
     # contradictory, repeated or out-of-range options, refused before any work
     ("export.__main__", ["--weights", "w.pt", "--out", "m.onnx", "--placement", "--no-placement"],
      "--placement and --no-placement contradict each other; give one"),

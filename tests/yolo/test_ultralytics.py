@@ -1,5 +1,5 @@
 """YOLOv8 / YOLO11: parameter counts equal ultralytics', forward parity on checkpoints the ultralytics package wrote
-(tests/yolo/data/ultralytics, made by tools/ultralytics_refs.py with the version recorded there), loading without
+(tests/yolo/data/ultralytics, made by scripts/ultralytics_refs.py with the version recorded there), loading without
 the package, family recognition and bad files."""
 import json
 import subprocess

@@ -4,7 +4,7 @@ That is the layout the `ultralytics` trainer and validator read, so a detector c
 upstream tools on exactly the images `python -m eval` scores. Images are symlinked, not copied. Crowd (ignore)
 annotations are left out: YOLO labels have no way to say "ignore", and `yolo val` would count them as misses.
 
-    .venv/bin/python -m tools.yolo_layout --out runs/synthetic-yolo
+    .venv/bin/python -m scripts.yolo_layout --out runs/synthetic-yolo
 """
 import argparse
 import json

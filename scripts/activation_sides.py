@@ -1,4 +1,4 @@
-"""python -m tools.activation_sides: where each activation's values lie against the range a calibration gave it.
+"""python -m scripts.activation_sides: where each activation's values lie against the range a calibration gave it.
 
 UH (asymmetric, as published) takes the lower bound of a range as the running minimum and searches only the upper
 bound, scoring the error on the non-negative values: it was made for SiLU, whose negative side is a sliver in
@@ -10,8 +10,8 @@ pre-activation and carries real values. For every activation quantizer of a cali
   share of its grid levels below zero, the share of values clipped above, and the mean squared fake-quant error
   split between the negative and the non-negative values.
 Prints the quantizers whose grids spend most levels below zero, a summary over all of them, writes JSON (--out).
-    python -m tools.activation_sides --artifacts runs/table/artifacts/uh-asym-w8a8.pt \
-        runs/table/artifacts/minmax-asym-w8a8.pt --num-images 32
+    python -m scripts.activation_sides --artifacts runs/sweep/fixture/artifacts/uh-asym-w8a8.pt \
+        runs/sweep/fixture/artifacts/minmax-asym-w8a8.pt --num-images 32
 """
 import argparse
 import sys
@@ -163,7 +163,7 @@ def print_report(result: dict, top: int) -> None:
 
 
 def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.activation_sides", description=__doc__,
+    parser = CliParser(prog="python -m scripts.activation_sides", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", nargs="+", required=True, help="calibrated artifacts of one checkpoint")
     parser.add_argument("--data", default=None, help="images (default: the first artifact's calibration images)")

@@ -2,9 +2,9 @@
 sees it. A case passes when it ends in exactly one `error:` line with exit code 2 (or, for inputs with one correct
 reading, exit 0), never a traceback, and no crafted checkpoint ran code.
 
-    python -m tools.bad_input_probe                  # all cases (a few minutes on 2 cores)
-    python -m tools.bad_input_probe --only ckpt onnx # some classes
-    python -m tools.bad_input_probe --json runs/probe.json
+    python -m scripts.bad_input_probe                  # all cases (a few minutes on 2 cores)
+    python -m scripts.bad_input_probe --only ckpt onnx # some classes
+    python -m scripts.bad_input_probe --json runs/probe.json
 
 Classes: ckpt (crafted .pt files through every stage), data (COCO records, class order, YOLO labels), limits
 (sizes and threads), paths (outputs that are no files, unreadable inputs), onnx (graphs from elsewhere), yaml
@@ -272,7 +272,7 @@ def probe(classes, out: Path | None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.bad_input_probe", description=__doc__.splitlines()[0])
+    parser = CliParser(prog="python -m scripts.bad_input_probe", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=CLASSES, default=list(CLASSES))
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     args = parser.parse_args(argv)

@@ -3,14 +3,14 @@
 
 The committed yolo/assets/fixture.pt is the EMA checkpoint after 21 epochs of a 30-epoch cosine schedule
 (seed 0, 4,000 synthetic training images at 256 px, about 30 minutes on 2 shared CPU cores):
-    .venv/bin/python -m tools.train_fixture --epochs 30 --stop-epoch 21 --out yolo/assets/fixture.pt
+    .venv/bin/python -m scripts.train_fixture --epochs 30 --stop-epoch 21 --out yolo/assets/fixture.pt
 (It was trained as `--epochs 30 --minutes 70` and stopped after epoch 21, which --stop-epoch reproduces; CPU
 thread scheduling makes the bits, not the accuracy, differ between machines.)
 
 The committed yolo/assets/fixture-yolov7-tiny.pt is yolov7-tiny's graph at width multiple 0.5 (LeakyReLU(0.1),
 IDetect head, 8 classes), the EMA checkpoint after all 20 epochs of its cosine schedule (seed 0, 256 px, 1 torch
 thread; 76 minutes on 2 heavily shared CPU cores, 2.3 minutes per epoch when the machine was quieter):
-    .venv/bin/python -m tools.train_fixture --model yolov7-tiny --width 0.5 --epochs 20 --threads 1 \
+    .venv/bin/python -m scripts.train_fixture --model yolov7-tiny --width 0.5 --epochs 20 --threads 1 \
         --out yolo/assets/fixture-yolov7-tiny.pt
 (It was written to runs/train/ by that command and copied here; 3.2 MB.)
 

@@ -2,8 +2,8 @@
 its own forward outputs on a fixed input. Development tool: run it where `ultralytics` is installed (never a
 dependency of this project); the files it writes are committed under tests/yolo/data/ultralytics/.
 
-    python tools/ultralytics_refs.py --out tests/yolo/data/ultralytics      # in a venv with ultralytics
-    python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolo11n.pt   # a trained fixture's outputs
+    python scripts/ultralytics_refs.py --out tests/yolo/data/ultralytics      # in a venv with ultralytics
+    python scripts/ultralytics_refs.py --fixture yolo/assets/fixture-yolo11n.pt   # a trained fixture's outputs
 
 Also prints ultralytics' own parameter counts of the ten stock models (yolov8/yolo11 n/s/m/l/x, 80 classes).
 The checkpoints use a thin scale (width 1/32) so that they stay small; BatchNorm statistics and weights are

@@ -1,4 +1,4 @@
-"""python -m tools.fidelity_table: deployment fidelity of calibrated artifacts on every CPU runtime, with AP.
+"""python -m scripts.fidelity_table: deployment fidelity of calibrated artifacts on every CPU runtime, with AP.
 
 For each artifact it exports the deployable graphs, then runs the fidelity check (`eval.fidelity`) and a full AP
 evaluation of each graph on ONNX Runtime and OpenVINO, beside the artifact's own fake-quant AP in PyTorch:
@@ -168,7 +168,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = CliParser(prog="python -m tools.fidelity_table", description=__doc__,
+    parser = CliParser(prog="python -m scripts.fidelity_table", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifacts", nargs="+", type=Path, required=True, help="calibrated artifacts (.pt)")
     parser.add_argument("--data", default="data/synthetic/annotations/instances_val.json", help="AP dataset")
