@@ -1,4 +1,5 @@
-"""bench.op_profile: op kinds by known answers, and real profiles whose kinds add up to the nodes' time."""
+"""bench.op_profile: op kinds by known answers, and real profiles whose kinds add up to the nodes' time (structure
+only: measured times vary with the machine's load)."""
 import json
 
 import pytest
@@ -50,7 +51,8 @@ def test_profiles_of_float_and_int8_graphs(backend):
         assert set(kinds) == set(KINDS) and profile.runs == 2 and profile.nodes
         assert sum(kinds.values()) == pytest.approx(sum(n.ms for n in profile.nodes))
         assert kinds["Detect decode"] > 0 and profile.total_ms > 0
-        assert sum(kinds.values()) <= profile.total_ms * 1.5  # per-run node time, not summed over runs
+        # one record per node of the runtime's graph (its runs averaged, not listed), none negative
+        assert len({n.name for n in profile.nodes}) == len(profile.nodes) and min(n.ms for n in profile.nodes) >= 0
     assert fp32.by_kind()["conv int8"] == 0 and fp32.by_kind()["conv float: other"] > 0
     if backend == "openvino":  # OpenVINO runs int8-symmetric Q/DQ convs in int8; ORT's CPU kernels do not
         assert int8.by_kind()["conv int8"] > 0
