@@ -30,6 +30,7 @@ def test_benchmark_records_and_files(tmp_path):
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_report_bench_reads_the_output(tmp_path):
     from bench.report import load_latency
 

@@ -53,6 +53,7 @@ def test_forward_equals_ultralytics(arch, fuse):
     assert diff < 1e-4 * max(1.0, ref.abs().max().item())
 
 
+@pytest.mark.slow
 def test_loading_does_not_import_ultralytics():
     code = ("import sys; from yolo.checkpoint import load_model; "
             f"m = load_model({str(DATA / 'yolo11-thin.pt')!r}); "
