@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint lock docker-check gpu-check
+.PHONY: install demo test test-fast lint lock docker-check gpu-check results
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 # Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
@@ -36,6 +36,11 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# docs/results/ (every page, its plot, the index) and README.md's results block, rendered from the runs recorded in
+# docs/results/data/ (`python -m results record <page>` after the run; see docs/development.md).
+results: $(STAMP)
+	$(PY) -m results render
 
 # Re-resolve the requirements without the locks and rewrite both: constraints.txt from what a scratch venv installs
 # (its comment header kept), and the GPU image's docker/constraints-image.txt from pip's resolution for the image's

@@ -30,13 +30,13 @@ class ExportConfig:
     placement: apply export.placement's rules (shared Concat scales, MaxPool/Resize scale pass-through,
         quantized residual-Add inputs). Default: on for `trt` and `cpu` at 8-bit activations, off below (INT4
         emulation is there to measure accuracy, and the rules move values by up to a step, which costs far more AP
-        on a 4-bit grid than on an 8-bit one: README.md has the figures). Off keeps Q/DQ exactly where the
+        on a 4-bit grid than on an 8-bit one: docs/history.md has the figures). Off keeps Q/DQ exactly where the
         artifact's quantizers are, so the graph computes what the torch fake-quant model computes.
     integer_ops: `cpu` only. Complete the graph with calibrated Q/DQ at conv outputs, sigmoid outputs and the
         conv branch of residual Adds so that ONNX Runtime fuses every conv/SiLU/Add/Concat into QLinear* kernels
         (without them ORT dequantizes and runs float convolutions: slower than FP32). Needs calibration images
         (calib_data, or the ones the artifact's calibration used). Default: on for `cpu` at 8 bits; off for
-        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost AP (README.md
+        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost AP (docs/history.md
         has the figure; W4A4 is about accuracy: ORT then runs the exact graph, at FP32-or-slower speed).
     calib_data: images (folder or COCO json) for the integer_ops ranges; calib_images: how many of them.
     """

@@ -5,7 +5,7 @@ OpenVINO need: they run the conv in int8 and fuse the activation into its epilog
 fuses a QDQ node group into a QLinear* kernel only when the op's inputs come from DequantizeLinear AND its output
 goes into a QuantizeLinear. With Q/DQ at conv inputs only, ORT dequantizes and runs float convolutions, slower
 than FP32; with every op wrapped (what ORT's own quantize_static produces) it runs QLinearConv/QLinearSigmoid/
-QLinearMul/QLinearAdd/QLinearConcat and is faster than FP32 (README.md has the measured figures).
+QLinearMul/QLinearAdd/QLinearConcat and is faster than FP32 (docs/history.md has the measured figures).
 
 So this pass adds a Q/DQ on the output of every op whose inputs are all dequantized and which feeds another op
 ORT can run in uint8 (in YOLOv5: conv outputs before the SiLU, sigmoid outputs, the conv branch of the residual

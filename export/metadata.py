@@ -107,11 +107,6 @@ def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
     model.producer_name = "q-yolo export"
 
 
-def read_metadata(path: str | Path) -> dict[str, str]:
-    model = onnx.load(str(path), load_external_data=False)
-    return {p.key: p.value for p in model.metadata_props}
-
-
 QUANT_KEYS = ("method", "scheme", "w_bits", "a_bits")
 
 

@@ -14,7 +14,7 @@ A group's range is the union of its members' ranges (no member clips more than i
 (bits, symmetric or not), with the scale and zero point calib computes for that range.
 - Residual Add: an input of an Add (both inputs computed, output quantized) that already has an 8-bit quantizer
   is read through it, so TensorRT can fuse the Add into the conv producing the other input. Not for emulated
-  grids below 8 bits: rounding the shortcut onto a 4-bit grid costs AP that it does not cost at 8 bits (README.md
+  grids below 8 bits: rounding the shortcut onto a 4-bit grid costs AP that it does not cost at 8 bits (docs/history.md
   has the figures).
 Ops in the float part (the Detect decode: its Concat/Add outputs have no quantizer) are left alone.
 
