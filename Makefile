@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 TORCH := torch==2.13.0
 
-.PHONY: install demo test test-fast lint lock docker-check gpu-check
+.PHONY: install demo test test-fast lint lock docker-check gpu-check results
 
 # The venv is made once; torch is installed only when not importable (the Docker image brings its own torch).
 # Everything is installed at the versions constraints.txt locks (refresh it with `make lock`).
@@ -36,6 +36,11 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# docs/results/ (every page, its plot, the index) and README.md's results block, rendered from the runs recorded in
+# docs/results/data/ (`python -m results record <page>` after the run; see docs/development.md).
+results: $(STAMP)
+	$(PY) -m results render
 
 # Re-resolve the requirements without the locks and rewrite both: constraints.txt from what a scratch venv installs
 # (its comment header kept), and the GPU image's docker/constraints-image.txt from pip's resolution for the image's
@@ -207,49 +212,51 @@ $(BENCH_DIR)/metrics/tensorrt-%.json: $(ENGINE_DIR)/%.engine $(DATA_DEPS) | $(ST
 	$(PY) -m eval --backend tensorrt --model $< --data $(VAL_ANN) --imgsz $(IMGSZ) --device cuda --out $@
 
 $(BENCH_DIR)/latency-ort.json: $(ORT_MODELS) | $(STAMP)
-	$(PY) -m eval.bench --models $^ --backends ort --out $@
+	$(PY) -m bench cpu --models $^ --backends ort --out $@
 
 $(BENCH_DIR)/latency-openvino.json: $(OPENVINO_MODELS) | $(STAMP)
-	$(PY) -m eval.bench --models $^ --backends openvino --out $@
+	$(PY) -m bench cpu --models $^ --backends openvino --out $@
 
 # each engine timed at the batch it was built for: the batch-1 engines at 1, the others at $(BATCH)
 $(BENCH_DIR)/latency-tensorrt.json: $(TRT_ENGINES_B1) $(if $(filter 1,$(BATCH)),,$(TRT_ENGINES)) | $(STAMP)
-	$(PY) -m engine bench $^ --batches opt --out $@
+	$(PY) -m bench trt $^ --batches opt --out $@
 
 bench: $(BENCH_METRICS) $(BENCH_LATENCY)
-	$(PY) -m eval.report_bench --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
+	$(PY) -m bench report --metrics $(BENCH_METRICS) --latency $(BENCH_LATENCY) --out $(BENCH_DIR)/report
 
-# The README's CPU speed figure: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1,
-# 2 threads, ONNX Runtime (`cpu` graph) and OpenVINO (`cpuexact` graph), interleaved runs; JSON + PNG + table.
+# CPU speed: YOLOv5s (random weights, minmax) FP32 vs INT8 at 640 and 256, batch 1, 2 threads, ONNX Runtime and
+# OpenVINO (each on the graphs it runs fast and the others), interleaved runs; JSON + PNG + table.
 bench-cpu-speed: | $(STAMP)
-	$(PY) -m tools.cpu_speed --runs 60 --rounds 6 --out runs/bench/latency.json
+	$(PY) -m bench cpu --arch yolov5s --imgsz 640 256 --runs 60 --rounds 6 --out runs/bench/latency.json
 
 # The runtimes' own quantizers as anchors: ONNX Runtime quantize_static (uint8 activations, per-channel int8
 # weights, MinMax) and NNCF quantize on the same FP32 graph, Detect head in float. Timed beside the project's graphs
 # in one interleaved run (YOLOv5s at 640, random weights; OpenVINO also at its bf16 default precision), then
 # profiled per operator kind; the AP target scores them on the fixture next to the project's UH graphs.
 bench-cpu-anchors: | $(BENCH_STAMP)
-	$(PY) -m tools.cpu_speed --anchors --imgsz 640 --runs 60 --rounds 6 --out runs/bench/latency-anchors.json \
+	$(PY) -m bench cpu --arch yolov5s --anchors --imgsz 640 --runs 60 --rounds 6 --out runs/bench/latency-anchors.json \
 		--backends ort openvino openvino-bf16 --op-profile runs/bench/op-profile.json
 
 $(EXPORT_DIR)/ortstatic-w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(STAMP)
-	$(PY) -m eval.bench.anchors --fp32 $< --which ortstatic-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+	$(PY) -m bench anchors --fp32 $< --which ortstatic-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
 		--num-images $(CALIB_IMAGES) --rebuild
 
 $(EXPORT_DIR)/nncf-w8a8.onnx: $(EXPORT_DIR)/fp32.onnx $(DATA_DEPS) | $(BENCH_STAMP)
-	$(PY) -m eval.bench.anchors --fp32 $< --which nncf-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
+	$(PY) -m bench anchors --fp32 $< --which nncf-w8a8 --calib-data $(CALIB_SOURCE) --imgsz $(IMGSZ) \
 		--num-images $(CALIB_IMAGES) --rebuild
 
 ANCHOR_METRICS = $(foreach v,fp32 $(METHOD)-asym-w8a8-cpu ortstatic-w8a8 nncf-w8a8,$(BENCH_DIR)/metrics/ort-$(v).json) \
 	$(foreach v,fp32 $(METHOD)-asym-w8a8-cpuexact ortstatic-w8a8 nncf-w8a8,$(BENCH_DIR)/metrics/openvino-$(v).json)
 
 bench-anchors-ap: $(ANCHOR_METRICS) | $(STAMP)
-	$(PY) -m eval.report_bench --metrics $(ANCHOR_METRICS) --out $(BENCH_DIR)/report-anchors
+	$(PY) -m bench report --metrics $(ANCHOR_METRICS) --out $(BENCH_DIR)/report-anchors
 
-# Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch.
+# Paper Table 1 layout (methods x bits, six AP columns) for the current weights/data, fake-quant in PyTorch
+# (python -m sweep): runs/sweep/<model>/table.{json,md}, ap_vs_bits.png, ranges/.
+SWEEP_DIR = runs/sweep/$(MODEL)
 table: $(DATA_DEPS) | $(STAMP)
-	$(PY) -m tools.table --weights $(WEIGHTS) --data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
-		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out runs/table
+	$(PY) -m sweep --weights $(WEIGHTS) --val-data $(VAL_ANN) --calib-data $(CALIB_SOURCE) \
+		--num-images $(CALIB_IMAGES) --imgsz $(IMGSZ) --device $(DEVICE) --out $(SWEEP_DIR)
 
 # Per-layer sensitivity at W4A4 and the mixed-precision plan it implies (W4A4 with the most sensitive layers at
 # W8A8), on the current weights/data; the plan is exported and scored through ONNX Runtime (fidelity check first).
@@ -298,7 +305,7 @@ ranges: $(DATA_DEPS) | $(STAMP)
 # 640 px timed; one pass/fail report per step (table + runs/gpu-check/report.json), in under 10 minutes. Without a
 # GPU it stops at once, saying so.
 gpu-check: | $(STAMP)
-	$(PY) -m engine.gpu_check --out runs/gpu-check
+	$(PY) -m bench gpu-check --out runs/gpu-check
 
 # GPU image (docker/Dockerfile: NGC PyTorch base with TensorRT). The shell mounts the host's data, weights and
 # runs folders onto the same relative paths inside, so the targets above take the same arguments there.

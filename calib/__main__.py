@@ -1,4 +1,5 @@
-"""python -m calib: calibrate a YOLOv5 checkpoint and write the calibrated artifact (+ JSON sidecar).
+"""python -m calib: calibrate a checkpoint (YOLOv5, YOLOv7, YOLOv8, YOLO11) into a calibrated artifact (+ JSON
+sidecar).
 
 Defaults run on the embedded fixture model and its synthetic calibration images, e.g.
     python -m calib --method uh --scheme asym --w-bits 8 --a-bits 8

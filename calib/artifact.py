@@ -148,8 +148,7 @@ def load_calibrated(path: str | Path, device: str | torch.device = "cpu") -> tup
     """
     from calib.replace import quantize_model
     from yolo.checkpoint import class_names_of, load_weights
-    from yolo.family import build_model
-    from yolo.fuse import fuse_model
+    from yolo.registry import build_model, fuse_model
 
     path = Path(path)
     payload = read_artifact(path)

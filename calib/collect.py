@@ -17,7 +17,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _first_tensor(batch: Any) -> torch.Tensor:
+def first_tensor(batch: Any) -> torch.Tensor:
     """A batch is an input tensor, or a tuple/list/dict whose first (or "img"/"image") entry is one."""
     if isinstance(batch, dict):
         batch = batch.get("img", batch.get("image"))
@@ -56,7 +56,7 @@ def collect_and_compute(model: nn.Module, batches: Iterable[Any], progress: bool
         count = 0
         total = len(batches) if hasattr(batches, "__len__") else None
         for batch in tqdm(batches, total=total, desc="calibrating", unit="batch", disable=not progress):
-            x = _first_tensor(batch).to(device)
+            x = first_tensor(batch).to(device)
             if not all_finite(model(x)):  # ranges from NaN/Inf would be garbage: stop and say where it starts
                 where = first_non_finite(model, x)
                 raise QYoloError(f"the model's output holds NaN/Inf on calibration batch {count + 1}, first at "

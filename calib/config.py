@@ -48,6 +48,21 @@ class QuantConfig:
     quantize_matmul: bool = False
 
     def __post_init__(self) -> None:
+        self._check_calibrator()
+        self._check_histogram()
+        for field in ("skip_first_conv", "quantize_maxpool", "quantize_matmul"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
+        # Lists from JSON or argparse become tuples so the config stays hashable and immutable.
+        for field in ("skip", "float_head_classes"):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                raise ValueError(f"{field} must be a list of strings, got the single string {value!r}")
+            object.__setattr__(self, field, tuple(value))
+        object.__setattr__(self, "layer_bits", _layer_bits_triples(self.layer_bits))
+
+    def _check_calibrator(self) -> None:
+        """Method, grid and bit widths."""
         if self.method not in CALIBRATORS:
             raise ValueError(f"unknown calibration method {self.method!r}; choose one of {sorted(CALIBRATORS)}")
         if self.scheme not in SCHEMES:
@@ -59,6 +74,9 @@ class QuantConfig:
             bits = getattr(self, field)
             if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
                 raise ValueError(f"{field} must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
+
+    def _check_histogram(self) -> None:
+        """The histogram calibrators' settings."""
         if not 0.0 < self.percentile <= 100.0:
             raise ValueError(f"percentile must be in (0, 100], got {self.percentile!r}")
         if not isinstance(self.num_bins, int) or self.num_bins < 2:
@@ -66,16 +84,6 @@ class QuantConfig:
         if not isinstance(self.start_bin, int) or not 0 <= self.start_bin < self.num_bins:
             raise ValueError(f"start_bin must be an integer in 0..num_bins-1 ({self.num_bins - 1}), "
                              f"got {self.start_bin!r}")
-        for field in ("skip_first_conv", "quantize_maxpool", "quantize_matmul"):
-            if not isinstance(getattr(self, field), bool):
-                raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
-        # Lists from JSON or argparse become tuples so the config stays hashable and immutable.
-        for field in ("skip", "float_head_classes"):
-            value = getattr(self, field)
-            if isinstance(value, str):
-                raise ValueError(f"{field} must be a list of strings, got the single string {value!r}")
-            object.__setattr__(self, field, tuple(value))
-        object.__setattr__(self, "layer_bits", _layer_bits_triples(self.layer_bits))
 
     @property
     def activation_desc(self) -> QuantDesc:

@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from calib.calibrators import Calibrator, UnilateralHistogramCalibrator, make_calibrator
-from calib.collect import _first_tensor
+from calib.collect import first_tensor
 from calib.config import QuantConfig
 from calib.modes import quant_mode
 from calib.quant_desc import QuantDesc, scale_and_zero_point
@@ -121,7 +121,7 @@ def collect_layers(model: nn.Module, layers: dict[str, LayerStatistics], batches
         with quant_mode(model, Mode.DISABLED):
             total = len(batches) if hasattr(batches, "__len__") else None
             for batch in tqdm(batches, total=total, desc="collecting ranges", unit="batch", disable=not progress):
-                model(_first_tensor(batch).to(device))
+                model(first_tensor(batch).to(device))
                 count += 1
     finally:
         for hook in hooks:

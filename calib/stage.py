@@ -7,7 +7,6 @@ batches (letterboxed as YOLOv5 val) through the model in calibration mode -> ran
 `calibrate_bit_widths` writes several bit widths from that one pass (the statistics do not depend on the width).
 """
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -28,6 +27,7 @@ from common.errors import QYoloError
 from common.log import get_logger
 from common.provenance import file_sha256
 from common.threads import torch_threads
+from common.timing import StepTimes
 from yolo.checkpoint import trained_imgsz
 
 PAPER_NUM_IMAGES = 1500  # the paper calibrates on 1,500 train2017 images
@@ -38,7 +38,7 @@ DEFAULT_OUT_DIR = Path("runs/calib")
 def with_family_float_head(quant: QuantConfig, model: torch.nn.Module) -> QuantConfig:
     """`quant` with the float head of the model's family: its head classes, or its finer module-name rule
     (YOLOv8/11: only the branch output convs and the DFL conv, not the head's 3x3 convs)."""
-    from yolo.family import family_of_model
+    from yolo.registry import family_of_model
 
     family = family_of_model(model)
     if family.float_modules is not None:
@@ -168,7 +168,7 @@ def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> Ca
     from yolo.memory import check_batch_fits
 
     log = get_logger()
-    started = time.perf_counter()
+    times = StepTimes()
     if torch.device(config.device).type == "cuda" and not torch.cuda.is_available():
         raise QYoloError(f"device {config.device!r} asked but CUDA is not available here; use --device cpu")
     source = config.data
@@ -177,9 +177,9 @@ def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> Ca
 
         source = fixture_calib_images(progress=config.progress)
     paths = calibration_image_paths(source, config.num_images, config.seed)
-    model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
-    check_batch_fits(model, config.imgsz, config.batch_size, f"calibrating {config.weights}")
-    loaded = time.perf_counter()
+    with times.step("load_model_s"):
+        model = load_model(config.weights, cfg=config.cfg, fuse=True, device=config.device)
+        check_batch_fits(model, config.imgsz, config.batch_size, f"calibrating {config.weights}")
     quant = quant or config.quant
     # A float head asked for (the default; --quantize-head empties it) is the model family's own float head.
     if quant.float_head_classes:
@@ -198,16 +198,18 @@ def run_calibration(config: CalibConfig, quant: QuantConfig | None = None) -> Ca
              f"{source} at {config.imgsz} px, batch {config.batch_size}, {config.device}, "
              f"{torch.get_num_threads()} thread(s)")
     try:
-        collect_and_compute(model, images, progress=config.progress)
+        with times.step("collect_s"):
+            collect_and_compute(model, images, progress=config.progress)
     except QYoloError:
         if not images.used:
             raise QYoloError(f"none of the {len(paths)} calibration images of {source} could be decoded; "
                              "check the image folder") from None
         raise
-    collected = time.perf_counter()
+    # the pass's time split into decoding the images (timed by the reader) and the rest
+    times.add("images_s", images.load_seconds)
+    times.add("collect_s", -images.load_seconds)
+    timings = {**times.seconds, "calibration_s": times.total()}
     source = Path(source).resolve()  # absolute: the export of the cpu profile re-reads them from anywhere
-    timings = {"load_model_s": loaded - started, "images_s": images.load_seconds,
-               "collect_s": collected - loaded - images.load_seconds, "calibration_s": collected - started}
     meta = {
         "imgsz": config.imgsz, "data": str(source),
         "calibration": {"data": str(source), "num_images_asked": config.num_images, "num_images": len(images.used),
@@ -230,12 +232,13 @@ def _run(config: CalibConfig, quant_configs: list[QuantConfig], out_paths: list[
     for index, (quant_config, out) in enumerate(zip(quant_configs, out_paths)):
         quant_config = dataclasses.replace(calibrated.quant, w_bits=quant_config.w_bits, a_bits=quant_config.a_bits,
                                            layer_bits=quant_config.layer_bits)
-        step = time.perf_counter()
-        if index:  # the first width's ranges came with the collection pass
-            recompute_ranges(model, quant_config)
-        computed = time.perf_counter()
+        step = StepTimes()
+        with step.step("recompute_s"):
+            if index:  # the first width's ranges came with the collection pass
+                recompute_ranges(model, quant_config)
         timings = {key: value for key, value in shared.items() if key != "calibration_s"}
-        timings.update(recompute_s=computed - step, total_s=shared["calibration_s"] + computed - step)
+        timings.update(recompute_s=step.seconds["recompute_s"],
+                       total_s=shared["calibration_s"] + step.seconds["recompute_s"])
         save_artifact(out, model, quant_config, {**calibrated.meta, "timings": timings})
         log.info(f"wrote {out} (W{quant_config.w_bits}A{quant_config.a_bits}, "
                  f"{calibrated.meta['calibration']['num_images']} images, {timings['total_s']:.1f} s)")

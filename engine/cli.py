@@ -1,22 +1,15 @@
-"""`python -m engine {build,inspect,bench}`: thin argument parsing over engine.build, engine.inspector and
-engine.bench."""
+"""`python -m engine {build,inspect}`: thin argument parsing over engine.build and engine.inspector. Engine latency
+is a benchmark: `python -m bench trt`."""
 import argparse
 import json
 from pathlib import Path
 from typing import Sequence
 
-from common.atomic import check_output_file, write_json_atomic
 from common.cli import CliParser, image_size, make_config, non_negative_int, positive_int
 from common.errors import QYoloError
-from common.provenance import versions
 from engine.config import DEFAULT_TIMING_CACHE, PRECISIONS, TYPINGS, EngineConfig
 from engine.inspector import format_precision_report, parse_layers, summarize_layers
 from engine.sidecar import read_sidecar
-
-
-def _batch(text: str):
-    """A positive batch size, or 'opt' for the engine's own tuned batch."""
-    return text if text == "opt" else positive_int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,16 +37,6 @@ def _parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="print an engine's sidecar and layer precisions (no GPU needed)")
     inspect.add_argument("engine", type=Path)
 
-    bench = sub.add_parser("bench", help="latency of engines (CUDA events, optional CUDA graph) + trtexec")
-    bench.add_argument("engines", type=Path, nargs="+")
-    bench.add_argument("--batches", type=_batch, nargs="+", default=["opt"],
-                       help="batch sizes to time; 'opt' (default): the batch each engine was built for (profile opt)")
-    bench.add_argument("--warmup", type=non_negative_int, default=50)
-    bench.add_argument("--iterations", type=positive_int, default=300)
-    bench.add_argument("--no-cuda-graph", action="store_true")
-    bench.add_argument("--no-trtexec", action="store_true")
-    bench.add_argument("--device", type=non_negative_int, default=0)
-    bench.add_argument("--out", type=Path, default=Path("runs/bench/tensorrt_latency.json"))
     return parser
 
 
@@ -90,23 +73,7 @@ def _inspect(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
-    from engine.bench import bench_engine
-
-    check_output_file(args.out)
-    records = []
-    for engine in args.engines:
-        records += bench_engine(engine, args.batches, warmup=args.warmup, iterations=args.iterations,
-                                cuda_graph=not args.no_cuda_graph, use_trtexec=not args.no_trtexec,
-                                device=args.device)
-    meta = {"batches": args.batches, "warmup": args.warmup, "iterations": args.iterations,
-            "cuda_graph": not args.no_cuda_graph, "versions": versions("tensorrt", "torch")}
-    write_json_atomic(args.out, {"meta": meta, "records": records})  # the layout of eval.bench's JSON
-    print(args.out)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"build": _build, "inspect": _inspect, "bench": _bench}[args.command](args)
+    return {"build": _build, "inspect": _inspect}[args.command](args)
 

@@ -1,7 +1,7 @@
 """The CUDA device as PyTorch sees it: the builder and the runner share PyTorch's CUDA context (no pycuda).
 
 Every CUDA use of the engine stage goes through `require_cuda` (the builder, the runner, the timing code and
-python -m engine.gpu_check), so there is one place that says what is missing, and one place the tests replace
+python -m bench gpu-check), so there is one place that says what is missing, and one place the tests replace
 with their stand-in device.
 """
 from common.errors import QYoloError

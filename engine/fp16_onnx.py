@@ -52,53 +52,67 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     if any(node.op_type in _QDQ for node in graph.node):
         raise QYoloError("FP16 conversion is for graphs without Q/DQ (the fp32 profile); a Q/DQ graph keeps its "
                          "float layers in FP32 under strong typing")
-    floats = _float_tensors(model)
-    consumers: dict[str, list[tuple]] = {}
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, index))
-
-    def stays_float32(name: str) -> bool:  # a constant only ever read where float32 is required
-        uses = consumers.get(name, [])
-        return bool(uses) and all(_needs_float32(node, index) for node, index in uses)
-
-    kept32 = set()
-    for i, init in enumerate(graph.initializer):
-        if init.data_type == TensorProto.FLOAT:
-            if stays_float32(init.name):
-                kept32.add(init.name)
-            else:
-                graph.initializer[i].CopyFrom(_to_fp16_tensor(init))
-    new_nodes = []
-    for node in graph.node:
-        before, after = [], []
-        if node.op_type in ("Constant", "ConstantOfShape"):
-            for attr in node.attribute:
-                if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
-                    if node.op_type == "Constant" and stays_float32(node.output[0]):
-                        kept32.add(node.output[0])
-                    else:
-                        attr.t.CopyFrom(_to_fp16_tensor(attr.t))
-        if node.op_type == "Cast":
-            for attr in node.attribute:
-                if attr.name == "to" and attr.i == TensorProto.FLOAT:
-                    attr.i = TensorProto.FLOAT16
-        for index, name in enumerate(node.input):
-            if name and name in floats and name not in kept32 and _needs_float32(node, index):
-                before.append(_cast(name, f"{name}_as_fp32_for_{node.name or node.op_type}", TensorProto.FLOAT))
-                node.input[index] = before[-1].output[0]
-        if node.op_type in FLOAT32_ONLY_OPS:
-            for index, name in enumerate(node.output):
-                if name in floats:
-                    node.output[index] = f"{name}_fp32"
-                    after.append(_cast(node.output[index], name, TensorProto.FLOAT16))
-        new_nodes += before + [node] + after
+    conversion = _Fp16Conversion(model)
+    conversion.convert_initializers()
+    new_nodes = [converted for node in graph.node for converted in conversion.convert_node(node)]
     del graph.node[:]
     graph.node.extend(new_nodes)
     _wrap_io_in_casts(graph)
     # Intermediate value_info entries still say float32; drop them and let shape inference rebuild them.
     del graph.value_info[:]
     return onnx.shape_inference.infer_shapes(model)
+
+
+class _Fp16Conversion:
+    """The graph's float tensors go to float16, except constants only ever read where float32 is required
+    (`kept32`); float32-only inputs and ops get Casts around them."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.graph, self.floats, self.kept32 = model.graph, _float_tensors(model), set()
+        self.consumers: dict[str, list[tuple]] = {}
+        for node in self.graph.node:
+            for index, name in enumerate(node.input):
+                self.consumers.setdefault(name, []).append((node, index))
+
+    def stays_float32(self, name: str) -> bool:
+        """A constant only ever read where float32 is required."""
+        uses = self.consumers.get(name, [])
+        return bool(uses) and all(_needs_float32(node, index) for node, index in uses)
+
+    def convert_initializers(self) -> None:
+        for i, init in enumerate(self.graph.initializer):
+            if init.data_type == TensorProto.FLOAT:
+                if self.stays_float32(init.name):
+                    self.kept32.add(init.name)
+                else:
+                    self.graph.initializer[i].CopyFrom(_to_fp16_tensor(init))
+
+    def convert_node(self, node: onnx.NodeProto) -> list[onnx.NodeProto]:
+        """The node converted in place, with the Casts it needs before and after it."""
+        self._convert_constant(node)
+        for attr in node.attribute if node.op_type == "Cast" else []:
+            if attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+        before, after = [], []
+        for index, name in enumerate(node.input):
+            if name and name in self.floats and name not in self.kept32 and _needs_float32(node, index):
+                before.append(_cast(name, f"{name}_as_fp32_for_{node.name or node.op_type}", TensorProto.FLOAT))
+                node.input[index] = before[-1].output[0]
+        for index, name in enumerate(node.output if node.op_type in FLOAT32_ONLY_OPS else []):
+            if name in self.floats:
+                node.output[index] = f"{name}_fp32"
+                after.append(_cast(node.output[index], name, TensorProto.FLOAT16))
+        return before + [node] + after
+
+    def _convert_constant(self, node: onnx.NodeProto) -> None:
+        if node.op_type not in ("Constant", "ConstantOfShape"):
+            return
+        for attr in node.attribute:
+            if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
+                if node.op_type == "Constant" and self.stays_float32(node.output[0]):
+                    self.kept32.add(node.output[0])
+                else:
+                    attr.t.CopyFrom(_to_fp16_tensor(attr.t))
 
 
 def _rename_tensor(graph, old: str, new: str) -> None:

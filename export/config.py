@@ -30,13 +30,13 @@ class ExportConfig:
     placement: apply export.placement's rules (shared Concat scales, MaxPool/Resize scale pass-through,
         quantized residual-Add inputs). Default: on for `trt` and `cpu` at 8-bit activations, off below (INT4
         emulation is there to measure accuracy, and the rules move values by up to a step, which costs far more AP
-        on a 4-bit grid than on an 8-bit one: README.md has the figures). Off keeps Q/DQ exactly where the
+        on a 4-bit grid than on an 8-bit one: docs/history.md has the figures). Off keeps Q/DQ exactly where the
         artifact's quantizers are, so the graph computes what the torch fake-quant model computes.
     integer_ops: `cpu` only. Complete the graph with calibrated Q/DQ at conv outputs, sigmoid outputs and the
         conv branch of residual Adds so that ONNX Runtime fuses every conv/SiLU/Add/Concat into QLinear* kernels
         (without them ORT dequantizes and runs float convolutions: slower than FP32). Needs calibration images
         (calib_data, or the ones the artifact's calibration used). Default: on for `cpu` at 8 bits; off for
-        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost AP (README.md
+        emulated grids below 8 bits, where the extra 8-bit roundings before a 4-bit quantizer cost AP (docs/history.md
         has the figure; W4A4 is about accuracy: ORT then runs the exact graph, at FP32-or-slower speed).
     calib_data: images (folder or COCO json) for the integer_ops ranges; calib_images: how many of them.
     """
@@ -57,13 +57,7 @@ class ExportConfig:
     extra_metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
-        if self.artifact is not None and self.weights is not None:
-            raise ValueError("give either artifact or weights, not both")
-        if self.profile != "fp32" and self.weights is not None:
-            raise ValueError(f"profile {self.profile!r} needs a calibrated artifact (python -m calib); "
-                             f"weights={self.weights!s} is an FP32 checkpoint: use profile 'fp32' for it")
+        self._check_source()
         for name in ("batch", "calib_images"):
             validate.positive_int(getattr(self, name), name)
         if self.imgsz is None:
@@ -72,6 +66,26 @@ class ExportConfig:
             source = self.artifact if self.artifact is not None else self.weights
             object.__setattr__(self, "imgsz", (trained_imgsz(source) if source is not None else None) or 640)
         validate.image_size(self.imgsz)
+        self._check_opset()
+        if self.profile == "fp32" and (self.placement or self.integer_ops):
+            raise ValueError("placement and integer_ops apply to the quantized profiles (trt, cpu), not fp32")
+        if self.integer_ops and self.profile != "cpu":
+            raise ValueError(f"integer_ops completes graphs for ONNX Runtime's uint8 kernels: profile 'cpu' only, "
+                             f"got {self.profile!r} (TensorRT fuses conv+activation without it)")
+        if not str(self.out).endswith(".onnx"):
+            raise ValueError(f"out must be an .onnx path, got {str(self.out)!r}")
+
+    def _check_source(self) -> None:
+        """The profile, and a source that fits it (a calibrated artifact, or FP32 weights for the fp32 profile)."""
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        if self.artifact is not None and self.weights is not None:
+            raise ValueError("give either artifact or weights, not both")
+        if self.profile != "fp32" and self.weights is not None:
+            raise ValueError(f"profile {self.profile!r} needs a calibrated artifact (python -m calib); "
+                             f"weights={self.weights!s} is an FP32 checkpoint: use profile 'fp32' for it")
+
+    def _check_opset(self) -> None:
         if isinstance(self.opset, bool) or not isinstance(self.opset, int):
             raise ValueError(f"opset must be an integer, got {self.opset!r}")
         if self.opset > MAX_OPSET:
@@ -81,13 +95,6 @@ class ExportConfig:
                              f"needs opset {MIN_QDQ_OPSET}); use --opset {DEFAULT_OPSET}")
         if self.opset < 11:
             raise ValueError(f"opset {self.opset} is too old (Resize/Range need 11); use --opset {DEFAULT_OPSET}")
-        if self.profile == "fp32" and (self.placement or self.integer_ops):
-            raise ValueError("placement and integer_ops apply to the quantized profiles (trt, cpu), not fp32")
-        if self.integer_ops and self.profile != "cpu":
-            raise ValueError(f"integer_ops completes graphs for ONNX Runtime's uint8 kernels: profile 'cpu' only, "
-                             f"got {self.profile!r} (TensorRT fuses conv+activation without it)")
-        if not str(self.out).endswith(".onnx"):
-            raise ValueError(f"out must be an .onnx path, got {str(self.out)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -141,7 +141,7 @@ def _num_preds(model: nn.Module, imgsz: int) -> int | None:
     pred = output[0] if isinstance(output, (tuple, list)) else output
     if not isinstance(pred, torch.Tensor) or pred.dim() != 3:
         return None
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     return int(head_layout_of(model).rows(pred).shape[1])
 

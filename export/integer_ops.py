@@ -5,7 +5,7 @@ OpenVINO need: they run the conv in int8 and fuse the activation into its epilog
 fuses a QDQ node group into a QLinear* kernel only when the op's inputs come from DequantizeLinear AND its output
 goes into a QuantizeLinear. With Q/DQ at conv inputs only, ORT dequantizes and runs float convolutions, slower
 than FP32; with every op wrapped (what ORT's own quantize_static produces) it runs QLinearConv/QLinearSigmoid/
-QLinearMul/QLinearAdd/QLinearConcat and is faster than FP32 (README.md has the measured figures).
+QLinearMul/QLinearAdd/QLinearConcat and is faster than FP32 (docs/history.md has the measured figures).
 
 So this pass adds a Q/DQ on the output of every op whose inputs are all dequantized and which feeds another op
 ORT can run in uint8 (in YOLOv5: conv outputs before the SiLU, sigmoid outputs, the conv branch of the residual
@@ -101,40 +101,18 @@ def _candidate(node: gs.Node) -> bool:
 def plan_sites(graph: gs.Graph) -> tuple[list[Site], list[tuple[gs.Node, gs.Tensor, gs.Tensor]]]:
     """Tensors to quantize (topological order) with the readers that should read them dequantized, and the
     (reader, raw tensor, dequantized tensor) edges where an integer op must read an existing quantizer's output.
-
-    The integer ops are the greatest set of candidate nodes whose computed inputs all come from a
-    DequantizeLinear, from another integer op, or from a tensor that already has a quantizer.
     """
     graph.toposort()
-    members = {id(n): n for n in graph.nodes if _candidate(n)}
-    changed = True
-    while changed:
-        changed = False
-        for key, node in list(members.items()):
-            data = [node.inputs[0]] if node.op == "Conv" else [t for t in node.inputs if _computed(t)]
-            for tensor in data:
-                maker = producer(tensor)
-                if maker is None and tensor not in graph.inputs:
-                    continue
-                if maker is not None and (maker.op == DQ_OP or id(maker) in members):
-                    continue
-                if _quantized_chain(tensor) is not None:
-                    continue
-                del members[key]
-                changed = True
-                break
+    members = _integer_ops(graph)
     outputs = {t.name for t in graph.outputs}
     sites: list[Site] = []
     redirects = []
     for node in graph.nodes:
         if id(node) not in members:
             continue
-        data = [node.inputs[0]] if node.op == "Conv" else [t for t in node.inputs if _computed(t)]
-        for tensor in data:
+        for tensor in _data_inputs(node):
             maker = producer(tensor)
-            if maker is not None and maker.op == DQ_OP:
-                continue
-            chain = _quantized_chain(tensor)
+            chain = None if maker is not None and maker.op == DQ_OP else _quantized_chain(tensor)
             if chain is not None:
                 redirects.append((node, tensor, chain))
         out = node.outputs[0]
@@ -144,6 +122,34 @@ def plan_sites(graph: gs.Graph) -> tuple[list[Site], list[tuple[gs.Node, gs.Tens
         if readers:
             sites.append(Site(out, readers, node.op, bounds=_silu_bounds(out)))
     return sites, redirects
+
+
+def _data_inputs(node: gs.Node) -> list[gs.Tensor]:
+    """The inputs an integer op reads as data: a conv's activation, every computed input of the others."""
+    return [node.inputs[0]] if node.op == "Conv" else [t for t in node.inputs if _computed(t)]
+
+
+def _integer_ops(graph: gs.Graph) -> dict[int, gs.Node]:
+    """The greatest set of candidate nodes whose data inputs all come from a DequantizeLinear, from another
+    member, or from a tensor that already has a quantizer (by id)."""
+    members = {id(n): n for n in graph.nodes if _candidate(n)}
+
+    def fed_integers(tensor: gs.Tensor) -> bool:
+        maker = producer(tensor)
+        if maker is None and tensor not in graph.inputs:
+            return True  # a constant
+        if maker is not None and (maker.op == DQ_OP or id(maker) in members):
+            return True
+        return _quantized_chain(tensor) is not None
+
+    changed = True
+    while changed:
+        changed = False
+        for key, node in list(members.items()):
+            if not all(fed_integers(tensor) for tensor in _data_inputs(node)):
+                del members[key]
+                changed = True
+    return members
 
 
 def _silu(c: float) -> float:

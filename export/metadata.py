@@ -58,7 +58,7 @@ def precision_label(profile: str, w_bits: int | None, a_bits: int | None, mixed:
 def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch: bool, num_preds: int | None,
                    quant: dict[str, Any], placement: bool, integer_ops: bool,
                    extra: dict | None = None) -> dict[str, str]:
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     info = _detect_info(model)
     nc = info.get("nc")
@@ -105,11 +105,6 @@ def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
         else:
             model.metadata_props.add(key=key, value=value)
     model.producer_name = "q-yolo export"
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    model = onnx.load(str(path), load_external_data=False)
-    return {p.key: p.value for p in model.metadata_props}
 
 
 QUANT_KEYS = ("method", "scheme", "w_bits", "a_bits")

@@ -14,7 +14,7 @@ A group's range is the union of its members' ranges (no member clips more than i
 (bits, symmetric or not), with the scale and zero point calib computes for that range.
 - Residual Add: an input of an Add (both inputs computed, output quantized) that already has an 8-bit quantizer
   is read through it, so TensorRT can fuse the Add into the conv producing the other input. Not for emulated
-  grids below 8 bits: rounding the shortcut onto a 4-bit grid costs AP that it does not cost at 8 bits (README.md
+  grids below 8 bits: rounding the shortcut onto a 4-bit grid costs AP that it does not cost at 8 bits (docs/history.md
   has the figures).
 Ops in the float part (the Detect decode: its Concat/Add outputs have no quantizer) are left alone.
 
@@ -234,102 +234,132 @@ def apply_placement(graph: gs.Graph, residual_add: bool = True) -> PlacementRepo
     residual_add=False leaves the residual-Add rule out (the one rule that rounds a value the float model adds
     unrounded).
     """
-    report = PlacementReport()
-    maker = QDQMaker(graph)
-    quantizers = find_quantizers(graph)
-    by_tensor: dict[str, list[Quantizer]] = {}
-    for quantizer in quantizers:
-        by_tensor.setdefault(quantizer.tensor.name, []).append(quantizer)
-    quantized = set(by_tensor)
-    groups = _UnionFind()
-    concat_edges: list[tuple[gs.Tensor, gs.Node]] = []
-    changed = True
-    while changed:  # Concat joins make more tensors quantized, which can enable MaxPool/Resize joins: iterate
+    placement = _Placement(graph)
+    placement.join_scale_groups()
+    concat_edges = placement.concat_edges()  # read before any rewiring
+    placement.share_group_params()
+    placement.merge_quantizers_per_tensor()
+    placement.read_concat_inputs_through_group(concat_edges)
+    placement.read_commuting_inputs_through_group()
+    if residual_add:
+        placement.read_residual_adds_through_quantizers()
+    graph.cleanup().toposort()
+    return placement.report
+
+
+class _Placement:
+    """The state the placement steps share: the graph's quantizers by tensor, the scale groups, their parameters,
+    and the one Q/DQ chain each quantized tensor is read through."""
+
+    def __init__(self, graph: gs.Graph):
+        self.graph, self.report, self.maker = graph, PlacementReport(), QDQMaker(graph)
+        self.by_tensor: dict[str, list[Quantizer]] = {}
+        for quantizer in find_quantizers(graph):
+            self.by_tensor.setdefault(quantizer.tensor.name, []).append(quantizer)
+        self.quantized = set(self.by_tensor)  # tensors with a quantizer, or that must share one (Concat inputs)
+        self.groups = _UnionFind()
+        self.group_params: dict[str, tuple[QParams, int]] = {}
+        self.chain: dict[str, gs.Tensor] = {}  # tensor name -> the dequantized tensor its readers read
+
+    def join_scale_groups(self) -> None:
+        """Concat inputs join the Concat output's group; a MaxPool/Resize joins its input's group. A Concat join
+        makes more tensors quantized, which can enable MaxPool/Resize joins: repeat until nothing changes."""
+        changed = True
+        while changed:
+            changed = False
+            for node in self.graph.nodes:
+                if node.outputs and node.outputs[0].name in self.quantized:
+                    changed |= self._join(node)
+
+    def _join(self, node: gs.Node) -> bool:
         changed = False
-        for node in graph.nodes:
-            if node.op == "Concat" and node.outputs[0].name in quantized:
-                for tensor in node.inputs:
-                    if not _computed(tensor):
-                        continue
-                    source = _quantized_source(tensor) or tensor
-                    changed |= groups.union(node.outputs[0].name, source.name)
-                    if source.name not in quantized:
-                        quantized.add(source.name)
-                        changed = True
-            elif _is_commuting(node) and node.outputs[0].name in quantized:
-                source = _quantized_source(node.inputs[0]) or node.inputs[0]
-                if source.name in quantized:
-                    changed |= groups.union(node.outputs[0].name, source.name)
-    for node in graph.nodes:
-        if node.op == "Concat" and node.outputs[0].name in quantized:
-            concat_edges += [(t, node) for t in node.inputs if _computed(t) and _quantized_source(t) is None]
+        if node.op == "Concat":
+            for tensor in filter(_computed, node.inputs):
+                source = _quantized_source(tensor) or tensor
+                changed |= self.groups.union(node.outputs[0].name, source.name)
+                if source.name not in self.quantized:
+                    self.quantized.add(source.name)
+                    changed = True
+        elif _is_commuting(node):
+            source = _quantized_source(node.inputs[0]) or node.inputs[0]
+            if source.name in self.quantized:
+                changed |= self.groups.union(node.outputs[0].name, source.name)
+        return changed
 
-    # One parameter set per group, written into every member quantizer.
-    members: dict[str, list[Quantizer]] = {}
-    for name, items in by_tensor.items():
-        members.setdefault(groups.find(name), []).extend(items)
-    group_params: dict[str, tuple[QParams, int]] = {}
-    for root, items in members.items():
-        params, bits = _group_params(items, root)
-        group_params[root] = (params, bits)
-        tensors = sorted({m.tensor.name for m in items} | {k for k in quantized if groups.find(k) == root})
-        before = sorted({float(m.params.scale.reshape(())) for m in items})
-        if len(tensors) > 1 or len(items) > 1:
-            report.groups.append({"tensors": tensors, "quantizers": [m.q.name for m in items],
-                                  "scale": float(params.scale.reshape(())),
-                                  "zero_point": int(params.zero_point.reshape(())), "bits": bits,
-                                  "member_scales_before": before})
-        for quantizer in items:
-            if not quantizer.params.same_as(params) or quantizer.bits != bits:
-                _set_params(quantizer, params, bits, maker, f"group_{len(group_params)}")
+    def concat_edges(self) -> list[tuple[gs.Tensor, gs.Node]]:
+        """(input, Concat) of every quantized Concat input read in float."""
+        return [(tensor, node) for node in self.graph.nodes
+                if node.op == "Concat" and node.outputs[0].name in self.quantized
+                for tensor in node.inputs if _computed(tensor) and _quantized_source(tensor) is None]
 
-    # One chain per tensor: the first quantizer stays; the others' readers read its output.
-    chain: dict[str, gs.Tensor] = {}
-    for name, items in by_tensor.items():
-        keep = items[0]
-        chain[name] = keep.output
-        for extra_dq in keep.dqs[1:]:
-            for reader in consumers(extra_dq.outputs[0]):
-                replace_input(reader, extra_dq.outputs[0], keep.output)
-        for other in items[1:]:
-            for dq in other.dqs:
+    def share_group_params(self) -> None:
+        """One parameter set per group (the union of its members' ranges), written into every member quantizer."""
+        members: dict[str, list[Quantizer]] = {}
+        for name, items in self.by_tensor.items():
+            members.setdefault(self.groups.find(name), []).extend(items)
+        for root, items in members.items():
+            params, bits = _group_params(items, root)
+            self.group_params[root] = (params, bits)
+            tensors = sorted({m.tensor.name for m in items} | {k for k in self.quantized
+                                                               if self.groups.find(k) == root})
+            if len(tensors) > 1 or len(items) > 1:
+                self.report.groups.append({
+                    "tensors": tensors, "quantizers": [m.q.name for m in items],
+                    "scale": float(params.scale.reshape(())), "zero_point": int(params.zero_point.reshape(())),
+                    "bits": bits, "member_scales_before": sorted({float(m.params.scale.reshape(())) for m in items})})
+            for quantizer in items:
+                if not quantizer.params.same_as(params) or quantizer.bits != bits:
+                    _set_params(quantizer, params, bits, self.maker, f"group_{len(self.group_params)}")
+
+    def merge_quantizers_per_tensor(self) -> None:
+        """One chain per tensor: the first quantizer stays; the readers of the others (and of its extra DQs) read
+        its output."""
+        for name, items in self.by_tensor.items():
+            keep = items[0]
+            self.chain[name] = keep.output
+            extra_dqs = keep.dqs[1:] + [dq for other in items[1:] for dq in other.dqs]
+            for dq in extra_dqs:
                 for reader in consumers(dq.outputs[0]):
                     replace_input(reader, dq.outputs[0], keep.output)
-            report.merged_quantizers += 1
+            self.report.merged_quantizers += len(items) - 1
 
-    def read_through_quantizer(tensor: gs.Tensor, reader: gs.Node) -> None:
-        if tensor.name not in chain:
-            root = groups.find(tensor.name)
-            if root not in group_params:
+    def _read_through_quantizer(self, tensor: gs.Tensor, reader: gs.Node) -> None:
+        """Make `reader` read `tensor` through its chain, adding a Q/DQ of its group where it has none."""
+        if tensor.name not in self.chain:
+            root = self.groups.find(tensor.name)
+            if root not in self.group_params:
                 return
-            params, bits = group_params[root]
-            chain[tensor.name] = _new_chain(maker, tensor, params, bits, f"{tensor.name}_placement")
-        replace_input(reader, tensor, chain[tensor.name])
+            params, bits = self.group_params[root]
+            self.chain[tensor.name] = _new_chain(self.maker, tensor, params, bits, f"{tensor.name}_placement")
+        replace_input(reader, tensor, self.chain[tensor.name])
 
-    for tensor, concat in concat_edges:
-        read_through_quantizer(tensor, concat)
-        report.concat_edges += 1
-    for node in list(graph.nodes):
-        # Exact: a nearest resize / max pool of values on one grid, re-quantized on that grid, is the same values.
-        source = node.inputs[0] if node.inputs else None
-        if (_is_commuting(node) and _computed(source) and _quantized_source(source) is None
-                and node.outputs[0].name in quantized and source.name in quantized
-                and groups.find(source.name) == groups.find(node.outputs[0].name)):
-            read_through_quantizer(source, node)
-            report.commuting_edges += 1
-    for node in list(graph.nodes) if residual_add else []:
-        if node.op != "Add" or len(node.inputs) != 2 or not all(_computed(t) for t in node.inputs):
-            continue
-        if node.outputs[0].name not in quantized and not any(
-                c.op == Q_OP or c.op == "Clip" for c in consumers(node.outputs[0])):
-            continue
-        for tensor in list(node.inputs):
-            if tensor.name not in chain:
+    def read_concat_inputs_through_group(self, edges: list[tuple[gs.Tensor, gs.Node]]) -> None:
+        for tensor, concat in edges:
+            self._read_through_quantizer(tensor, concat)
+            self.report.concat_edges += 1
+
+    def read_commuting_inputs_through_group(self) -> None:
+        """Exact: a nearest resize / max pool of values on one grid, re-quantized on that grid, is the same values."""
+        for node in list(self.graph.nodes):
+            source = node.inputs[0] if node.inputs else None
+            if (_is_commuting(node) and _computed(source) and _quantized_source(source) is None
+                    and node.outputs[0].name in self.quantized and source.name in self.quantized
+                    and self.groups.find(source.name) == self.groups.find(node.outputs[0].name)):
+                self._read_through_quantizer(source, node)
+                self.report.commuting_edges += 1
+
+    def read_residual_adds_through_quantizers(self) -> None:
+        """An Add of two computed tensors whose output is quantized reads each input that has an 8-bit chain
+        through it (TensorRT then fuses the Add into the conv producing the other input)."""
+        for node in list(self.graph.nodes):
+            if node.op != "Add" or len(node.inputs) != 2 or not all(_computed(t) for t in node.inputs):
                 continue
-            if _chain_bits(by_tensor, groups, group_params, tensor.name) < 8:
-                report.add_edges_skipped += 1  # rounding the shortcut onto a 4-bit grid costs accuracy
+            if node.outputs[0].name not in self.quantized and not any(
+                    c.op == Q_OP or c.op == "Clip" for c in consumers(node.outputs[0])):
                 continue
-            read_through_quantizer(tensor, node)
-            report.add_edges += 1
-    graph.cleanup().toposort()
-    return report
+            for tensor in [t for t in node.inputs if t.name in self.chain]:
+                if _chain_bits(self.by_tensor, self.groups, self.group_params, tensor.name) < 8:
+                    self.report.add_edges_skipped += 1  # rounding the shortcut onto a 4-bit grid costs accuracy
+                    continue
+                self._read_through_quantizer(tensor, node)
+                self.report.add_edges += 1

@@ -3,7 +3,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from calib.study import CalibrationStudy
+from calib.study import LayerStudy
 from common import validate
 from mixed.ordering import ORDERINGS
 from sensitivity.config import VIEWS
@@ -18,8 +18,8 @@ def _bits_pair(value, name: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class MixedConfig(CalibrationStudy):
-    """The shared settings of calib.study.CalibrationStudy (model, images, calibrator, device, proxy_images, ap_images;
+class MixedConfig(LayerStudy):
+    """The shared settings of calib.study.LayerStudy (model, images, calibrator, device, proxy_images, ap_images;
     out: None = runs/mixed/<weights stem>), plus: low_bits: the widths every layer starts at; high_bits: the widths
     a raised layer gets. target_drop: the plan must reach the uniform high_bits AP minus this many AP points;
     max_share: at most this share of the layers raised (the layer budget). rank_by: the sensitivity view that orders

@@ -9,7 +9,6 @@ Quantizer statistics do not depend on which other quantizers are on (calibration
 calibration pass serves every layer: the views only switch quantizers on and off. Spearman's rank correlation
 between proxy and AP over the top-k says how far the proxy's ranking can be trusted.
 """
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +19,9 @@ from tqdm import tqdm
 from calib.modes import quant_mode
 from common.errors import QYoloError
 from common.log import get_logger
+from common.provenance import run_provenance
 from common.threads import torch_threads
+from common.timing import StepTimes
 from sensitivity.config import VIEWS, SensitivityConfig
 from sensitivity.layers import QuantizedLayer, quantized_layers, quantized_only
 from sensitivity.proxy import decoded_output_error, spearman
@@ -72,29 +73,27 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
     """Calibrate once, score every layer in both views with the proxy, the top-k with AP; returns the report
     (what sensitivity.json holds). Writing the files is sensitivity.report's."""
     from calib import run_calibration
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     log = get_logger()
-    started = time.perf_counter()
+    times = StepTimes()
     val_data = config.checked_val_data()
     with torch_threads(config.threads):
         calib_config = config.calib_config(config.bits)
         calibrated = run_calibration(calib_config)
-        model, timings = calibrated.model, {"calibration_s": calibrated.timings["calibration_s"]}
+        model = calibrated.model
+        times.add("calibration_s", calibrated.timings["calibration_s"])
         layers = quantized_layers(model)
         x = proxy_inputs(calibrated.meta["data"], config.proxy_images, calib_config.imgsz, config.seed + 1,
                          config.device)
         layout = head_layout_of(model)
         with quant_mode(model, "disabled"):
             reference = first_output(model, x)
-        t0 = time.perf_counter()
-        all_error, records = proxy_sensitivity(model, layers, x, lambda out: decoded_output_error(reference, out,
-                                                                                                  layout),
-                                               progress=config.progress)
-        timings["proxy_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        baseline, ap_counts = _score_top_k(model, layers, records, config, calib_config.imgsz, val_data)
-        timings["ap_s"] = time.perf_counter() - t0
+        with times.step("proxy_s"):
+            all_error, records = proxy_sensitivity(model, layers, x, lambda out: decoded_output_error(
+                reference, out, layout), progress=config.progress)
+        with times.step("ap_s"):
+            baseline, ap_counts = _score_top_k(model, layers, records, config, calib_config.imgsz, val_data)
     correlation = {}
     for view in VIEWS:
         scored = [r for r in records if r.get(VIEW_AP[view]) is not None]
@@ -104,7 +103,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
     for view in VIEWS:
         for rank, record in enumerate(ranked(records, view), 1):
             record[f"{view}_rank"] = rank
-    timings["total_s"] = time.perf_counter() - started
+    timings = times.record()
     log.info(f"sensitivity of {len(layers)} layers in {timings['total_s']:.0f} s "
              f"({ap_counts} AP evaluations)")
     return {"format": "q-yolo-sensitivity/1", "settings": {**config.to_dict(), "imgsz": calib_config.imgsz,
@@ -112,7 +111,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
             "quantization": calibrated.quant.to_dict(), "calibration": calibrated.meta["calibration"],
             "num_layers": len(layers), "baseline": {**baseline, "quantized_proxy": all_error},
             "rank_correlation": correlation, "layers": ranked(records, "alone"),
-            "timings": {key: round(value, 2) for key, value in timings.items()}}
+            "timings": timings, "provenance": run_provenance()}
 
 
 def _score_top_k(model: nn.Module, layers: list[QuantizedLayer], records: list[dict], config: SensitivityConfig,

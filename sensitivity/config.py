@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from calib.study import CalibrationStudy
+from calib.study import LayerStudy
 from common import validate
 
 VIEWS = ("alone", "float")
@@ -10,8 +10,8 @@ DEFAULT_OUT_DIR = Path("runs/sensitivity")
 
 
 @dataclass(frozen=True)
-class SensitivityConfig(CalibrationStudy):
-    """The shared settings of calib.study.CalibrationStudy (model, images, calibrator, device, out: None =
+class SensitivityConfig(LayerStudy):
+    """The shared settings of calib.study.LayerStudy (model, images, calibrator, device, out: None =
     runs/sensitivity/<weights stem>), plus: w_bits, a_bits: the quantization judged; top_k: layers per view also
     scored with AP (the proxy ranks every layer on proxy_images images).
     """

@@ -58,3 +58,23 @@ def _square_coco(root: Path, categories=None, square_id: int = 3, images: int = 
 def square_coco():
     """The writer of a tiny COCO dataset of known content: square_coco(root, categories=None, square_id=3)."""
     return _square_coco
+
+
+@pytest.fixture(params=["10", "11"], ids=["trt10", "trt11"])
+def trt(request, monkeypatch):
+    """The TensorRT stand-in (tests/trt_standin) as the `tensorrt` module, once per TensorRT generation (10: the
+    image's 10.8; 11: 11.1), on the stand-in GPU."""
+    from trt_standin import GENERATIONS, StandInGpu, install_standin
+    from trt_standin.cuda import installed
+
+    assert sorted(GENERATIONS) == ["10", "11"], "the generations above must be the stand-in's"
+    gpu = StandInGpu()
+    module = install_standin(monkeypatch, request.param, gpu)
+    with installed(gpu):
+        yield module
+
+
+@pytest.fixture
+def gpu(trt):
+    """The stand-in GPU the `trt` fixture's module runs on."""
+    return trt.__standin__.gpu

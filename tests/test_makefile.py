@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|sensitivity|mixed|tools\.table)\b")
+PIPELINE_COMMAND = re.compile(r" -m (calib|export|engine|eval|bench|sensitivity|mixed|sweep)\b")
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
@@ -72,14 +72,14 @@ def test_bench_covers_cpu_backends_and_tensorrt_when_present(weights):
     builds = [line for line in lines if "-m engine build" in line]
     assert len(builds) == 6 and any("--precision fp16" in line and "fp32.onnx" in line for line in builds)
     assert any("uh-sym-w4a4-trt.onnx" in line for line in builds)  # INT4-emulated engine
-    assert any("-m engine bench" in line and "--batches opt" in line for line in lines)
-    assert any("-m eval.bench" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
+    assert any("-m bench trt" in line and "--batches opt" in line for line in lines)
+    assert any("-m bench cpu" in line and "uh-asym-w8a8-cpu.onnx" in line and "--backends ort" in line
                for line in lines)
     # OpenVINO gets the cpu graph with Q/DQ only at the quantizers (fast there), ONNX Runtime the completed one
     assert any("--backend openvino" in line and "uh-asym-w8a8-cpuexact.onnx" in line for line in lines)
     assert any("--no-integer-ops" in line and "cpuexact.onnx" in line for line in lines)
     report = lines[-1]
-    assert "-m eval.report_bench" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
+    assert "-m bench report" in report and "latency-tensorrt.json" in report and "tensorrt-fp16.json" in report
 
 
 def test_batch1_latency_comes_from_engines_built_for_batch1(weights):
@@ -90,8 +90,8 @@ def test_batch1_latency_comes_from_engines_built_for_batch1(weights):
     for variant in ("fp16", "uh-sym-w8a8-trt", "uh-sym-w4a4-trt"):
         assert builds[f"runs/engines/fixture-256-n256-b1/{variant}.engine"].endswith("--batch 1")
         assert builds[f"runs/engines/fixture-256-n256-b16/{variant}.engine"].endswith("--batch 16")
-    (bench,) = [line for line in lines if "-m engine bench" in line]
-    timed = bench.split("-m engine bench ")[1].split(" --batches")[0].split()
+    (bench,) = [line for line in lines if "-m bench trt" in line]
+    timed = bench.split("-m bench trt ")[1].split(" --batches")[0].split()
     assert sorted(timed) == sorted(builds) and "--batches opt" in bench
     assert all("-b16/" in line for line in lines if "--backend tensorrt" in line)
     single = make_n("bench", f"WEIGHTS={weights}", "HAVE_TRT=yes", "DEVICE=cuda", "BATCH=1")
@@ -103,7 +103,7 @@ def test_bench_without_tensorrt_has_cpu_rows_only(weights):
     assert not any("--backend tensorrt" in line or "-m engine" in line or "latency-tensorrt" in line
                    for line in lines)
     assert sum("-m eval --backend" in line for line in lines) == 6
-    assert "-m eval.report_bench" in lines[-1]
+    assert "-m bench report" in lines[-1]
 
 
 def test_engine_is_rebuilt_when_its_onnx_changes(tmp_path, weights):
@@ -137,9 +137,9 @@ def test_ranges_draws_the_current_weights(weights):
 
 
 def test_table_runs_the_table1_sweep(weights):
-    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m tools.table" in cmd]
-    for part in (f"--weights {weights}", "--data data/synthetic/annotations/instances_val.json",
-                 "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/table"):
+    (line,) = [cmd for cmd in make_n("table", f"WEIGHTS={weights}", "DEVICE=cpu") if "-m sweep " in cmd]
+    for part in (f"--weights {weights}", "--val-data data/synthetic/annotations/instances_val.json",
+                 "--calib-data data/synthetic/calib", "--num-images 256", "--imgsz 256", "--out runs/sweep/fixture"):
         assert part in line, (part, line)
 
 

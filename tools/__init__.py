@@ -1,0 +1,1 @@
+"""The demo (`python -m tools.demo`, `make demo`): the pipeline end to end on the embedded fixture."""

@@ -75,7 +75,7 @@ def step_calibrate_uh(demo: Demo) -> Path:
 
 
 def step_onnxruntime_int8(demo: Demo, artifact: Path) -> None:
-    from eval.bench import run_benchmark
+    from bench.cpu import run_benchmark
     from export import ExportConfig, export_onnx
 
     fp32_onnx = export_onnx(ExportConfig(out=demo.out / "fixture_fp32.onnx", profile="fp32", weights=demo.weights,

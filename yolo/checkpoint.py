@@ -1,4 +1,4 @@
-"""Load the checkpoints users have, for every registered family, without the upstream code on sys.path.
+"""Load the checkpoints users have, for every family yolo.families lists, without the upstream code on sys.path.
 
 Accepted:
 - `.pt` files released by ultralytics/yolov5 or WongKinYiu/yolov7 or written by their train.py, and those the
@@ -8,7 +8,7 @@ Accepted:
   while loading, and every other global must be on common.pt_file's allow-list (nothing in a file is ever run);
   we keep only the yaml, names and state_dict, read from the pickled objects' state without calling them, and
   rebuild the network from our own modules, whose parameter names are the same. The family is recognised from the
-  yaml (yolo.family), never from the file name;
+  yaml (yolo.registry), never from the file name;
 - this project's `{"format": "q-yolo-state-dict", "yaml", "names", "state_dict"}` (the fixture's format);
 - a plain state_dict, with its model yaml given as `cfg` (a dict, a yaml file, or a name like "yolov5s").
 """
@@ -24,9 +24,9 @@ from torch import nn
 from common.errors import QYoloError
 from common.provenance import ARTIFACT_FORMAT
 from common.pt_file import read_pt
-from yolo.family import FAMILIES, _load_families, family_of, named_config
-from yolo.fuse import fuse_model
+from yolo.families import FAMILIES
 from yolo.model_yaml import read_model_yaml
+from yolo.registry import family_of, fuse_model, named_config
 
 _stand_ins: dict[tuple[str, str], type] = {}
 # Module names a training package's own module path never ends in: `models.common.os.system` reaches os.system
@@ -59,10 +59,9 @@ def _in_package(module: str, packages) -> str | None:
 
 def _foreign_kind(module: str) -> type | None:
     """_ForeignModule for classes of a family's model packages, _ForeignObject for its other packages, else None."""
-    _load_families()
-    if any(_in_package(module, f.pickle_module_packages) for f in FAMILIES.values()):
+    if any(_in_package(module, f.pickle_module_packages) for f in FAMILIES):
         return _ForeignModule
-    if any(_in_package(module, f.pickle_other_packages) for f in FAMILIES.values()):
+    if any(_in_package(module, f.pickle_other_packages) for f in FAMILIES):
         return _ForeignObject
     return None
 
@@ -71,7 +70,7 @@ def _training_class(module: str, name: str) -> bool:
     """Whether (module, name) can be a class of a family's training code: a CapWords name in a module of its
     packages whose path names no standard-library or third-party module (a function or a module reached
     through an import is no checkpoint content)."""
-    packages = [p for f in FAMILIES.values() for p in f.pickle_module_packages + f.pickle_other_packages]
+    packages = [p for f in FAMILIES for p in f.pickle_module_packages + f.pickle_other_packages]
     package = _in_package(module, packages)
     if package is None or not name.isidentifier() or not name[:1].isupper():
         return False
@@ -348,7 +347,7 @@ def load_model(path: str | Path, cfg: dict | str | Path | None = None, fuse: boo
               f"the model yaml inside checkpoint {path}")
     family = family_of(model_cfg, source=source)
     model_cfg["nc"] = family.infer_nc(model_cfg, state_dict)
-    model = family.build(model_cfg, ch=int(model_cfg.get("ch", 3)), names=names)
+    model = family.build_model(model_cfg, ch=int(model_cfg.get("ch", 3)), names=names)
     for name, module in model.named_modules():
         if name in norm_eps:
             module.eps = norm_eps[name]

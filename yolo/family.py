@@ -1,9 +1,10 @@
-"""The model families the project knows (YOLOv5, YOLOv7, ...) and how a model yaml is matched to one.
+"""What a model family is (`Family`) and how its head lays out its output (`HeadLayout`).
 
-A family is a sibling module under yolo/families/ that registers a `Family`: its yaml module vocabulary, how to
-build and fuse its model, its head's output layout, its quantization defaults and the packages its training code
-pickled checkpoints from. Everything else (checkpoint loading, calibration, export, evaluation) asks this
-registry instead of knowing a family.
+A family is a module under yolo/families/ that defines a `Family`: its yaml module vocabulary, how to build and
+fuse its model, its head's output layout, its quantization defaults and the packages its training code pickled
+checkpoints from. yolo/families/__init__.py lists the families; yolo.registry finds the one a yaml or a model
+belongs to. Everything else (checkpoint loading, calibration, export, evaluation) asks the registry instead of
+knowing a family.
 
 Recognition uses the yaml alone (never a file name): a family claims a yaml when every module name in it is in
 the family's vocabulary and at least one is a name only that family uses (its `signature`).
@@ -70,7 +71,7 @@ def head_layout_named(name: str | None) -> HeadLayout:
     return HEAD_LAYOUTS[name]
 
 
-def _anchor_head_nc(cfg: dict, state_dict: dict[str, torch.Tensor]) -> int:
+def anchor_head_nc(cfg: dict, state_dict: dict[str, torch.Tensor]) -> int:
     """Class count from the first output conv of an anchor-based head (out = anchors per cell * (nc + 5))."""
     head_index = len(cfg["backbone"]) + len(cfg["head"]) - 1
     weight = state_dict.get(f"model.{head_index}.m.0.weight")
@@ -83,7 +84,8 @@ class Family:
     """One model family.
 
     modules: its yaml vocabulary (name -> class, role). signature: names only this family uses.
-    build(cfg, ch, names) -> the model in eval mode; fuse(model) -> its deployment form, in place.
+    build(cfg, ch=, nc=, names=, family=) -> the model in eval mode (yolo.model.DetectionModel for every family
+        so far; `build_model` passes the family itself); fuse(model) -> its deployment form, in place.
     head_layout: the decoded output's layout. float_head_classes: class names of its head modules, whose output
         convs stay in float by default (with the first conv: the paper's skips).
     pickle_module_packages: packages whose pickled classes are nn.Modules of its training code (stand-ins with
@@ -105,7 +107,7 @@ class Family:
     pickle_module_packages: tuple[str, ...] = ("models",)
     pickle_other_packages: tuple[str, ...] = ("utils", "__main__")
     configs: dict[str, Callable[[], dict]] = field(default_factory=dict)
-    infer_nc: Callable[[dict, dict], int] = _anchor_head_nc
+    infer_nc: Callable[[dict, dict], int] = anchor_head_nc
     parse: Callable[..., Any] | None = None
     float_modules: Callable[[nn.Module], tuple[str, ...]] | None = None
     float_modules_text: str | None = None
@@ -129,17 +131,9 @@ class Family:
         names = yaml_module_names(cfg)
         return all(n in self.modules for n in names) and any(n in self.signature for n in names)
 
-
-FAMILIES: dict[str, Family] = {}
-
-
-def register_family(family: Family) -> Family:
-    FAMILIES[family.name] = family
-    return family
-
-
-def _load_families() -> None:
-    import yolo.families  # noqa: F401  (each family module registers itself on import)
+    def build_model(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
+        """The model `cfg` describes, built by this family (eval mode, training form)."""
+        return self.build(cfg, ch=ch, nc=nc, names=names, family=self)
 
 
 def yaml_module_names(cfg: Any) -> list[str]:
@@ -147,65 +141,3 @@ def yaml_module_names(cfg: Any) -> list[str]:
     layers = (cfg.get("backbone") or []) + (cfg.get("head") or []) if isinstance(cfg, dict) else []
     return [ModuleRegistry.canonical(str(layer[2])) for layer in layers
             if isinstance(layer, (list, tuple)) and len(layer) == 4]
-
-
-def family_of(cfg: Any, source: str = "model yaml") -> Family:
-    """The family whose vocabulary the yaml uses; a QYoloError naming what was found otherwise."""
-    from yolo.model_yaml import check_model_yaml
-
-    _load_families()
-    check_model_yaml(cfg, source)
-    names = yaml_module_names(cfg)
-    if isinstance(cfg, dict) and "family" in cfg and cfg["family"] in FAMILIES:
-        return FAMILIES[cfg["family"]]
-    matches = [f for f in FAMILIES.values() if f.recognises(cfg)]
-    if len(matches) == 1:
-        return matches[0]
-    known = {name: f.modules.names() for name, f in FAMILIES.items()}
-    unknown = sorted({n for n in names if not any(n in f.modules for f in FAMILIES.values())})
-    found = sorted(set(names))
-    if unknown:
-        raise QYoloError(f"{source} uses module type(s) {unknown} that no supported family ({sorted(FAMILIES)}) "
-                         f"defines (its modules: {found}); this model family is not supported")
-    if not matches:
-        raise QYoloError(f"{source} mixes modules of different families ({found}); no supported family "
-                         f"({sorted(FAMILIES)}) builds it. Known vocabularies: {known}")
-    raise QYoloError(f"{source} (modules {found}) fits several families {[f.name for f in matches]}; "
-                     "add \"family: <name>\" to the yaml to choose")
-
-
-def family_of_model(model: nn.Module) -> Family:
-    """The family a built model belongs to (models built here carry its name; otherwise their yaml says)."""
-    _load_families()
-    name = getattr(model, "family", None)
-    if isinstance(name, str) and name in FAMILIES:
-        return FAMILIES[name]
-    return family_of(getattr(model, "yaml", None), source=f"model {type(model).__name__}")
-
-
-def head_layout_of(model: nn.Module) -> HeadLayout:
-    """The output layout of `model`'s family; a module built elsewhere (no family, no yaml) is read as YOLOv5's."""
-    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
-        return ANCHOR_OBJECTNESS
-    return family_of_model(model).head_layout
-
-
-def build_model(cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
-    """The model its yaml describes, built by the family that recognises the yaml (eval mode, training form)."""
-    return family_of(cfg).build(cfg, ch=ch, nc=nc, names=names)
-
-
-def model_names() -> list[str]:
-    """Every model name a family knows (yolov5s, yolov7-tiny, yolov8n, ...), sorted."""
-    _load_families()
-    return sorted(name for family in FAMILIES.values() for name in family.configs)
-
-
-def named_config(name: str) -> dict | None:
-    """A yaml dict for a known model name ("yolov5s", "yolov7-tiny", ...), None when no family has it."""
-    _load_families()
-    for family in FAMILIES.values():
-        if name in family.configs:
-            return family.configs[name]()
-    return None
-

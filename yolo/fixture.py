@@ -5,11 +5,11 @@ from yolo.synthetic import DEFAULT_ROOT, ensure_split
 
 FIXTURE_WEIGHTS = Path(__file__).resolve().parent / "assets" / "fixture.pt"
 FIXTURE_IMGSZ = 256
-# YOLOv8n (8 classes) trained on the same data by the ultralytics package; command in README.md.
+# YOLOv8n (8 classes) trained on the same data by the ultralytics package; commands in docs/history.md.
 FIXTURE_YOLOV8N = Path(__file__).resolve().parent / "assets" / "fixture-yolov8n.pt"
-# YOLO11n (8 classes, C3k2 + C2PSA attention) trained the same way; command in README.md.
+# YOLO11n (8 classes, C3k2 + C2PSA attention) trained the same way; commands in docs/history.md.
 FIXTURE_YOLO11N = Path(__file__).resolve().parent / "assets" / "fixture-yolo11n.pt"
-# yolov7-tiny at width 0.5 (8 classes), trained by tools/train_fixture.py (command in its docstring).
+# yolov7-tiny at width 0.5 (8 classes), trained by scripts/train_fixture.py (command in its docstring).
 FIXTURE_YOLOV7_TINY = Path(__file__).resolve().parent / "assets" / "fixture-yolov7-tiny.pt"
 
 

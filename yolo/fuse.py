@@ -2,7 +2,7 @@
 
 Protocol: a module with a deployment form defines `fuse()` (fold its BatchNorm, re-parameterise its branches, fold
 implicit terms) and changes itself in place; `fuse_modules` calls it on every such module. A family may replace
-this with its own `Family.fuse`; `fuse_model` uses the model's family when it has one.
+this with its own `Family.fuse`; `yolo.registry.fuse_model` uses the model's family when it has one.
 """
 import torch
 from torch import nn
@@ -31,12 +31,3 @@ def fuse_modules(model: nn.Module) -> nn.Module:
         if module is not model and callable(fuse):
             fuse()
     return model
-
-
-def fuse_model(model: nn.Module) -> nn.Module:
-    """The deployment form of `model`, in place, by its family's rules (the generic protocol without a family)."""
-    from yolo.family import family_of_model
-
-    if getattr(model, "family", None) is None and not isinstance(getattr(model, "yaml", None), dict):
-        return fuse_modules(model)
-    return family_of_model(model).fuse(model)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from common.errors import QYoloError
-from yolo.family import Family, family_of
+from yolo.family import Family
 from yolo.model_yaml import check_model_size
 from yolo.module_registry import ModuleRegistry
 
@@ -26,7 +26,8 @@ def make_divisible(x: float, divisor: int = 8) -> int:
     return int(math.ceil(x / divisor) * divisor)
 
 
-def _yaml_arg(a, nc: int, anchors):
+def yaml_arg(a, nc: int, anchors):
+    """A yaml layer argument as the module takes it: constants, nc, anchors and activations resolved."""
     if not isinstance(a, str):
         return a
     if a in _CONSTANTS:
@@ -42,7 +43,8 @@ def _yaml_arg(a, nc: int, anchors):
     return a
 
 
-def _resolve(registry: ModuleRegistry, name, index: int):
+def resolve_module(registry: ModuleRegistry, name, index: int):
+    """The registry's entry for yaml layer `index`'s module name; one line naming it when the family lacks it."""
     if name not in registry:
         raise QYoloError(f"model yaml layer {index} uses module type {name!r}, which the {registry.family} family "
                          f"does not define; known types: {registry.names()}")
@@ -57,8 +59,8 @@ def parse_model(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tuple[nn.
     no = na * (nc + 5)
     layers, save, c2 = [], [], ch[-1]
     for i, (f, n, m, args) in enumerate(cfg["backbone"] + cfg["head"]):
-        spec = _resolve(registry, m, i)
-        args = [_yaml_arg(a, nc, anchors) for a in args]
+        spec = resolve_module(registry, m, i)
+        args = [yaml_arg(a, nc, anchors) for a in args]
         n_ = max(round(n * gd), 1) if n > 1 else n
         if spec.role in ("channels", "channels_repeat"):
             c1, c2 = ch[f], args[0]
@@ -105,13 +107,12 @@ class DetectionModel(nn.Module):
     The last layer is the family's head; it learns its strides from a probe forward (`bind_strides`).
     """
 
-    def __init__(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None,
-                 family: Family | None = None):
+    def __init__(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None, *,
+                 family: Family):
         super().__init__()
         self.yaml = copy.deepcopy(cfg)
         if nc is not None:
             self.yaml["nc"] = nc
-        family = family or family_of(self.yaml)
         self.family = family.name
         parse = family.parse or parse_model
         check_model_size(parse, self.yaml, ch, family.modules, "the model yaml")

@@ -160,6 +160,9 @@ def generate_split(out_root: str | Path, split: str, cfg: SyntheticConfig, progr
         img, objects = render_image(rng, cfg)
         name = f"{split}_{i:06d}.jpg"
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+        if not ok:  # OpenCV built without a JPEG codec returns False and an empty buffer
+            raise QYoloError(f"OpenCV could not encode {name} as JPEG (cv2 {cv2.__version__} without a JPEG codec?); "
+                             "install opencv-python-headless from the project's requirements")
         (image_dir / name).write_bytes(buf.tobytes())
         image_id = i + 1
         images.append({"id": image_id, "file_name": name, "height": img.shape[0], "width": img.shape[1]})

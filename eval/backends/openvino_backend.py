@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import QYoloError
-from eval.backends.ort_backend import _cpu_only, check_batch, model_info, open_failure, run_in_chunks
+from eval.backends.ort_backend import check_batch, model_info, open_failure, require_cpu_device, run_in_chunks
 from export.metadata import quantization
 
 
@@ -25,7 +25,7 @@ class OpenVINOBackend:
         if options:
             raise QYoloError(f"openvino backend: unknown options {sorted(options)} "
                              f"(known: threads, precision_hint, static_batch)")
-        _cpu_only(device, self.name)
+        require_cpu_device(device, self.name)
         if precision_hint not in ("f32", "bf16", "f16"):
             raise QYoloError(f"openvino backend: precision_hint must be f32, bf16 or f16, got {precision_hint!r}")
         self.model_path = Path(model_path)

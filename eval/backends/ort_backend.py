@@ -17,7 +17,7 @@ from export.metadata import check_metadata, quantization
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 
 
-def _cpu_only(device, backend: str) -> None:
+def require_cpu_device(device, backend: str) -> None:
     if device not in (None, "cpu") and not str(device).startswith("cpu"):
         raise QYoloError(f"the {backend} backend runs on the CPU here; device {device!r} is not supported "
                          f"(use --device cpu, or --backend tensorrt for a GPU)")
@@ -102,7 +102,7 @@ class OrtBackend:
 
         if options:
             raise QYoloError(f"ort backend: unknown options {sorted(options)} (known: threads, optimization)")
-        _cpu_only(device, self.name)
+        require_cpu_device(device, self.name)
         if optimization not in OPTIMIZATION_LEVELS:
             raise QYoloError(f"ort backend: optimization must be one of {OPTIMIZATION_LEVELS}, got {optimization!r}")
         self.model_path = Path(model_path)

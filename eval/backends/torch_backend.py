@@ -7,7 +7,7 @@ import torch
 from common.errors import QYoloError
 from export.metadata import QUANT_KEYS
 from yolo.checkpoint import is_calibrated_artifact, load_model
-from yolo.family import head_layout_of
+from yolo.registry import head_layout_of
 
 
 def load_torch_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:

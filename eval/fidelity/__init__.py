@@ -81,7 +81,7 @@ def _reference_outputs(model: torch.nn.Module, x: np.ndarray, device: str, batch
 
 def _check_same_model(model, reference: np.ndarray, deployed: np.ndarray, backend, artifact) -> None:
     """The deployed model and the artifact must be the same network: same head layout, same output shape."""
-    from yolo.family import head_layout_of
+    from yolo.registry import head_layout_of
 
     label = getattr(backend, "model_path", None) or backend.name
     ours, theirs = head_layout_of(model), backend_layout(backend)

@@ -35,7 +35,7 @@ VERDICTS = ("pass", "warn", "fail")
 class Thresholds:
     """Verdict bounds. `pass` needs every *_pass bound; any *_fail bound crossed is `fail`; else `warn`.
 
-    Chosen from measurements (README.md, "Deployment fidelity"): every correct runtime on every graph passes,
+    Chosen from measurements (docs/history.md, "Deployment fidelity"): every correct runtime on every graph passes,
     the integer-op-completed `cpu` graph included (its extra roundings are not in the torch model), and a graph
     whose activation is off by a known factor where that costs AP fails. Integer runtimes round a value at a
     level boundary to the neighbouring level now and then; below 8 bits a level is 2^(8-b) times wider, so

@@ -44,6 +44,7 @@ def calib_args(images, out, method):
             "--no-progress", "--method", method, "--scheme", "sym", "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_kill_between_artifact_and_sidecar_is_detected_and_repaired(images, tmp_path, capsys):
     out = tmp_path / "m.pt"
     first = subprocess.run([sys.executable, "-m", "calib", *calib_args(images, out, "minmax")], cwd=ROOT,

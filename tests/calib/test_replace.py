@@ -67,9 +67,9 @@ def test_quantized_conv_keeps_parameters_and_state_dict_keys():
 
 def test_yolov5_default_rules_float_stem_and_detect_convs_only():
     from yolo.configs import yolov5_cfg
-    from yolo.model import DetectionModel
+    from yolo.registry import build_model
 
-    model = DetectionModel(yolov5_cfg("n", nc=2)).eval()
+    model = build_model(yolov5_cfg("n", nc=2)).eval()
     quantize_model(model, QuantConfig())
     float_convs = [name for name, kind in kinds(model).items() if kind == "Conv2d"]
     assert float_convs == ["model.0.conv", "model.24.m.0", "model.24.m.1", "model.24.m.2"]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.trt import engine_label, usable_batches
 from common.errors import QYoloError
-from engine.bench import engine_label, usable_batches
 from engine.build import network_flags
 from engine.runner import TrtRunner, batch_chunks, pick_prediction_output
 

@@ -6,7 +6,7 @@ user runs it (run folders redirected to a temporary directory), and what matters
 - the FP16 baseline builds from the FP32 ONNX; the runner, CUDA-graph timing and version check work.
 
 It runs twice over: on a machine with TensorRT and an NVIDIA GPU (the image: `make gpu-check` runs it), on the
-fixture's own settings; and everywhere else through the TensorRT stand-in (tests/engine/trt_standin) for both API
+fixture's own settings; and everywhere else through the TensorRT stand-in (tests/trt_standin) for both API
 generations, on a small synthetic set (calibration and export shared by both), so CI executes every line of it.
 The real run skips, saying why, where TensorRT or CUDA is missing.
 """
@@ -23,12 +23,12 @@ from trt_standin import install_standin
 from trt_standin.cuda import installed
 from trt_standin.python_with_standin import ENV
 
+from bench.report import load_metrics
 from common.errors import QYoloError
-from eval.report_bench import load_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "yolo" / "assets" / "fixture.pt"
-WRAPPER = Path(__file__).resolve().parent / "trt_standin" / "python_with_standin.py"
+WRAPPER = Path(__file__).resolve().parents[1] / "trt_standin" / "python_with_standin.py"
 TRT_REASON = "TensorRT is not installed (GPU tests run inside the project's Docker image: make docker-shell)"
 # the metrics files the pipeline writes, named as the Makefile names them: <backend>-<ONNX stem>.json
 INT8_TRT, INT8_ORT, FP16_TRT = "tensorrt-uh-sym-w8a8-trt", "ort-uh-sym-w8a8-trt", "tensorrt-fp16"
@@ -149,7 +149,7 @@ def test_runner_agrees_with_onnxruntime_on_raw_outputs(pipeline, tensorrt_here):
 
 
 def test_cuda_graph_timing_and_trtexec(pipeline, tensorrt_here):
-    from engine.bench import bench_engine
+    from bench.trt import bench_engine
 
     batches = [1, pipeline["batch"]]
     records = bench_engine(pipeline["int8"], batches, warmup=10, iterations=50)

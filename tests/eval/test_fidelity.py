@@ -71,14 +71,36 @@ def test_openvino_agrees_with_torch_on_uint8_graphs(name):
     assert report["verdict"] == "pass", report["reasons"]
 
 
-def test_openvino_on_int8_activations_is_reported_not_failed():
-    """OpenVINO's signed-int8 activation kernels miscompute on some CPUs (AMD EPYC): where they do, the check must
-    say fail, and the suite reports it; where they don't, the check passes."""
+def _scores(model: Path, backend: str) -> np.ndarray:
+    """objectness x best class probability of every prediction, on the workspace's 8 images."""
+    from yolo.images import read_image
+    from yolo.letterbox import preprocess
+
+    paths = sorted((workspace() / "data" / "calib").glob("*.jpg"))
+    x = np.stack([preprocess(read_image(p), IMGSZ)[0] for p in paths])
+    pred = create_backend(backend, model, threads=1)(x)
+    return pred[..., 4] * pred[..., 5:].max(-1)
+
+
+def test_openvino_on_int8_activations_gets_the_verdict_its_outputs_deserve():
+    """OpenVINO's signed-int8 activation kernels miscompute on some CPUs (AMD EPYC) and are right on others. Whether
+    they are right here is measured independently, against ONNX Runtime on the same graph (which computes torch's
+    numbers: test above): agreeing outputs must get pass, outputs far off must get fail (the suite then reports the
+    runtime's error with its figures instead of failing)."""
     report = check(graph("trt"), "openvino")
-    if report["verdict"] == "fail":
-        pytest.xfail(f"OpenVINO computes int8-activation graphs wrongly on this CPU: {report['reasons']} "
-                     f"(figures {report['figures']}); the uint8 graphs pass (test above)")
-    assert report["verdict"] in ("pass", "warn"), report["reasons"]
+    ort, ov = _scores(graph("trt"), "ort"), _scores(graph("trt"), "openvino")
+    confident = (ort > 0.25) | (ov > 0.25)  # the predictions a detector user sees
+    worst = float(np.quantile(np.abs(ort - ov)[confident], 0.95)) if confident.any() else 0.0
+    figures = f"p95 score difference {worst:.3f} on {int(confident.sum())} confident predictions"
+    if worst < 0.1:  # rounding-level differences: the runtime computes the graph
+        assert report["verdict"] == "pass", (figures, report["reasons"])
+    elif worst > 0.3:  # the runtime is wrong on this CPU: the check must say so
+        assert report["verdict"] == "fail", (figures, report["figures"])
+        pytest.xfail(f"OpenVINO computes int8-activation graphs wrongly on this CPU ({figures}); the fidelity check "
+                     f"says fail: {report['reasons']}")
+    else:
+        pytest.skip(f"OpenVINO's outputs are neither close to ONNX Runtime's nor far off ({figures}); no verdict is "
+                    "known to be right")
 
 
 def test_uint8_re_encoding_computes_the_trt_graphs_numbers():

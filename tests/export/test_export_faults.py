@@ -49,6 +49,7 @@ def images(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_kill_between_onnx_and_sidecar_is_detected_and_repaired(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert run_cli(export_main, fp32_args(out, 64)) == 0
@@ -90,6 +91,7 @@ def test_empty_or_truncated_onnx_is_one_line_in_lint_and_fidelity(tmp_path, cont
     assert all(re.search(message, e) for e in errors), errors
 
 
+@pytest.mark.slow
 def test_fidelity_refuses_an_onnx_of_another_artifact_and_an_empty_comparison(images, tmp_path, capsys):
     from export.fidelity import main as fidelity_main
 

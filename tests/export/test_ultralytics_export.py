@@ -118,6 +118,7 @@ def _activation_qs(onnx_path: Path) -> int:
                for node in onnx.load(str(onnx_path)).graph.node)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme, profile", [("sym", "trt"), ("asym", "cpu")])
 def test_attention_matmul_option_puts_qdq_on_exactly_the_matmul_inputs(scheme, profile, calib_images, tmp_path):
     """Off (the default): YOLO11's two attention MatMuls read float tensors. On: a Q/DQ on each of their four

@@ -15,7 +15,7 @@ from calib.quant_modules import QuantConv2d, QuantMaxPool2d
 from export import ExportConfig, export_model
 from export.lint import lint_model
 from yolo.checkpoint import load_model
-from yolo.family import family_of_model
+from yolo.registry import family_of_model
 
 CHECKPOINT = Path(__file__).parents[1] / "yolo" / "data" / "yolov7_parity" / "yolov7-w0.03125.pt"
 

@@ -24,6 +24,38 @@ def test_budget_schedule():
     assert budget_schedule(3) == [0, 1, 2, 3] and budget_schedule(0) == [0]
 
 
+class _KnownCurve:
+    """Plans whose AP is a given table: what _search_plans asks for and in which order."""
+
+    def __init__(self, aps):
+        self.aps, self.order, self.curve, self.asked = aps, [f"l{i}" for i in range(len(aps))], {}, []
+
+    def score_plan(self, k):
+        self.asked.append(k)
+        self.curve[k] = self.aps[k]
+        return self.aps[k]
+
+
+@pytest.mark.parametrize("aps, full, found, asked", [
+    # first hit on the schedule at 4: nothing below it to fill
+    ([.50, .55, .60, .62, .70, .71, .72, .73, .74, .75, .76], False, 4, [0, 1, 2, 3, 4]),
+    # the schedule meets the target at 6; the gap below it holds the smallest plan on target, 5
+    ([.50, .51, .52, .53, .54, .70, .70, .60, .71, .72, .73], False, 5, [0, 1, 2, 3, 4, 6, 5]),
+    # the whole curve first, then the same gap
+    ([.50, .51, .52, .53, .54, .70, .70, .60, .71, .72, .73], True, 5, [0, 1, 2, 3, 4, 6, 8, 10, 5]),
+    # never on target within the budget
+    ([.50, .51, .52, .53, .54, .55, .56, .57, .58, .59, .60], False, None, [0, 1, 2, 3, 4, 6, 8, 10]),
+])
+def test_search_scores_the_schedule_then_fills_the_gap(aps, full, found, asked):
+    from mixed.config import MixedConfig
+    from mixed.search import _search_plans
+
+    plans = _KnownCurve(aps)
+    config = MixedConfig(device="cpu", full_curve=full, progress=False)
+    assert _search_plans(config, plans, budget=10, target=0.7) == found
+    assert plans.asked == asked
+
+
 def test_greedy_raises_the_fragile_layer_first_whatever_the_ranking_says():
     """With an outlier of 30, the 4-bit grid of conv "2"'s input rounds the other channels to zero and the 8-bit grid
     keeps them: raising "2" helps most, though the static ranking given lists it last."""
@@ -104,7 +136,7 @@ def test_a_ranking_for_other_settings_is_refused(tiny_data, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--low-bits", "8-8"], "must be wider than low_bits"),
-    (["--high-bits", "9-9"], "must be an integer in 2..8"),
+    (["--high-bits", "9-9"], "argument --high-bits: expected bit widths W-A with each in 2..8"),
     (["--max-share", "1.5"], "--max-share"),
     (["--rank-by", "both"], "rank_by 'both' is not one of alone, float"),
     (["--ordering", "random"], "ordering 'random' is not one of"),

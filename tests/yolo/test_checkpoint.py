@@ -11,6 +11,7 @@ from yolo import modules as our_modules
 from yolo.checkpoint import load_model, trained_imgsz
 from yolo.configs import yolov5_cfg
 from yolo.model import DetectionModel
+from yolo.registry import build_model
 
 
 def _ultralytics_style_checkpoint(tmp_path, model: DetectionModel, key: str = "model"):
@@ -46,7 +47,7 @@ def _ultralytics_style_checkpoint(tmp_path, model: DetectionModel, key: str = "m
 
 def _random_model(nc: int = 80, scale: str = "n", seed: int = 0) -> DetectionModel:
     torch.manual_seed(seed)
-    model = DetectionModel(yolov5_cfg(scale, nc=nc), names=[f"c{i}" for i in range(nc)])
+    model = build_model(yolov5_cfg(scale, nc=nc), names=[f"c{i}" for i in range(nc)])
     for m in model.modules():  # non-trivial BN statistics so fusion is actually exercised
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -83,7 +84,7 @@ def test_fusion_is_equivalent():
     x = torch.rand(1, 3, 96, 96)
     with torch.no_grad():
         before, _ = model(x)
-        from yolo.fuse import fuse_model
+        from yolo.registry import fuse_model
         fuse_model(model)
         after, _ = model(x)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
@@ -97,7 +98,7 @@ def test_state_dict_with_cfg_and_fused_layout(tmp_path):
     loaded = load_model(path, cfg=yolov5_cfg("n", nc=5))
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        from yolo.fuse import fuse_model
+        from yolo.registry import fuse_model
         assert torch.allclose(loaded(x)[0], fuse_model(model)(x)[0], atol=1e-4)
     with pytest.raises(QYoloError, match="plain state_dict"):
         load_model(path)
@@ -135,7 +136,7 @@ def test_truncated_checkpoint(tmp_path):
 def test_state_dict_of_another_model_size_names_the_tensor_and_both_shapes(tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "v5s.pt"
-    torch.save(DetectionModel(yolov5_cfg("s")).state_dict(), path)
+    torch.save(build_model(yolov5_cfg("s")).state_dict(), path)
     with pytest.raises(QYoloError, match=rf"^checkpoint {path}: tensor model\.0\.conv\.weight has shape "
                                          r"\[32, 3, 6, 6\] in the file but \[16, 3, 6, 6\] in the model its yaml "
                                          r"builds; give the --cfg that matches the weights"):

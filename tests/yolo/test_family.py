@@ -4,8 +4,21 @@ import torch
 
 from common.errors import QYoloError
 from yolo.configs import yolov5_cfg
-from yolo.family import ANCHOR_FREE, ANCHOR_OBJECTNESS, FAMILIES, build_model, family_of, family_of_model, named_config
+from yolo.family import ANCHOR_FREE, ANCHOR_OBJECTNESS
 from yolo.nms import non_max_suppression
+from yolo.registry import build_model, families_by_name, family_of, family_of_model, model_names, named_config
+
+FAMILIES = families_by_name()
+
+
+def test_the_registry_is_the_explicit_list():
+    """yolo.families lists the families; the registry finds them there (no registration on import)."""
+    from yolo import families
+
+    assert [f.name for f in families.FAMILIES] == ["yolov5", "yolov7", "yolov8", "yolo11"]
+    assert list(FAMILIES) == ["yolov5", "yolov7", "yolov8", "yolo11"]
+    assert all(FAMILIES[f.name] is f for f in families.FAMILIES)
+    assert {"yolov5s", "yolov7-tiny", "yolov8n", "yolo11x"} <= set(model_names())
 
 
 def test_yolov5_yaml_is_recognised_and_built():

@@ -5,8 +5,8 @@ import torch
 from common.errors import QYoloError
 from yolo.checkpoint import load_model
 from yolo.configs import yolov5_cfg
-from yolo.family import build_model, named_config
 from yolo.model_yaml import read_model_yaml
+from yolo.registry import build_model, named_config
 
 
 def _edited(edit, name="yolov5n"):

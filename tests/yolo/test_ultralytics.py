@@ -1,5 +1,5 @@
 """YOLOv8 / YOLO11: parameter counts equal ultralytics', forward parity on checkpoints the ultralytics package wrote
-(tests/yolo/data/ultralytics, made by tools/ultralytics_refs.py with the version recorded there), loading without
+(tests/yolo/data/ultralytics, made by scripts/ultralytics_refs.py with the version recorded there), loading without
 the package, family recognition and bad files."""
 import json
 import subprocess
@@ -12,8 +12,9 @@ import torch
 from common.errors import QYoloError
 from common.pt_file import read_pt
 from yolo.checkpoint import load_model
-from yolo.family import ANCHOR_FREE, build_model, family_of, family_of_model, named_config
+from yolo.family import ANCHOR_FREE
 from yolo.nms import non_max_suppression
+from yolo.registry import build_model, family_of, family_of_model, named_config
 
 DATA = Path(__file__).parent / "data" / "ultralytics"
 REFS = read_pt(DATA / "reference_outputs.pt")
@@ -52,6 +53,7 @@ def test_forward_equals_ultralytics(arch, fuse):
     assert diff < 1e-4 * max(1.0, ref.abs().max().item())
 
 
+@pytest.mark.slow
 def test_loading_does_not_import_ultralytics():
     code = ("import sys; from yolo.checkpoint import load_model; "
             f"m = load_model({str(DATA / 'yolo11-thin.pt')!r}); "

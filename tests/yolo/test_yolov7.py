@@ -14,8 +14,7 @@ from common.pt_file import read_pt
 from yolo.checkpoint import load_model
 from yolo.families.yolov7_configs import yolov7_cfg
 from yolo.families.yolov7_modules import IDetect, RepConv
-from yolo.family import build_model, family_of, family_of_model
-from yolo.fuse import fuse_model
+from yolo.registry import build_model, family_of, family_of_model, fuse_model
 
 PARITY = Path(__file__).parent / "data" / "yolov7_parity"
 # Parameter counts of WongKinYiu/yolov7's Model(cfg/training/<name>.yaml) (nc 80), training form.

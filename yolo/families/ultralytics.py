@@ -13,9 +13,9 @@ from torch import nn
 
 from common.errors import QYoloError
 from yolo.families import ultralytics_modules as um
-from yolo.family import ANCHOR_FREE, Family, register_family
+from yolo.family import ANCHOR_FREE, Family
 from yolo.fuse import fuse_modules
-from yolo.model import _resolve, _yaml_arg, append_layer, make_divisible
+from yolo.model import DetectionModel, append_layer, make_divisible, resolve_module, yaml_arg
 from yolo.module_registry import ModuleRegistry
 
 _V8_SCALES = {"n": [0.33, 0.25, 1024], "s": [0.33, 0.50, 1024], "m": [0.67, 0.75, 768], "l": [1.00, 1.00, 512],
@@ -78,8 +78,8 @@ def parse_ultralytics(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tup
     legacy = not any(str(layer[2]) == "C3k2" for layer in cfg["backbone"] + cfg["head"])
     layers, save, c2 = [], [], ch[-1]
     for i, (f, n, m, args) in enumerate(cfg["backbone"] + cfg["head"]):
-        spec = _resolve(registry, m, i)
-        args = [_yaml_arg(a, nc, None) for a in args]
+        spec = resolve_module(registry, m, i)
+        args = [yaml_arg(a, nc, None) for a in args]
         n_ = max(round(n * depth), 1) if n > 1 else n
         if spec.role in ("channels", "channels_repeat"):
             c1, c2 = ch[f], make_divisible(min(args[0], max_channels) * width, 8)
@@ -125,18 +125,12 @@ def _registry(name: str, blocks: dict[str, tuple[type, str]]) -> ModuleRegistry:
     return registry
 
 
-def _build(family_name: str, cfg, ch=3, nc=None, names=None):
-    from yolo.model import DetectionModel
-
-    return DetectionModel(cfg, ch=ch, nc=nc, names=names, family=FAMILIES_BY_NAME[family_name])
-
-
 def _family(name: str, blocks: dict, signature: set[str]) -> Family:
-    return register_family(Family(
+    return Family(
         name=name,
         modules=_registry(name, blocks),
         signature=frozenset(signature),
-        build=partial(_build, name),
+        build=DetectionModel,
         fuse=fuse_modules,
         head_layout=ANCHOR_FREE,
         pickle_module_packages=("ultralytics.nn",),
@@ -146,10 +140,9 @@ def _family(name: str, blocks: dict, signature: set[str]) -> Family:
         parse=parse_ultralytics,
         float_modules=float_head_modules,
         float_modules_text="Detect branch output convs and DFL conv",
-    ))
+    )
 
 
-FAMILIES_BY_NAME: dict[str, Family] = {}
-FAMILIES_BY_NAME["yolov8"] = YOLOV8 = _family("yolov8", {"C2f": (um.C2f, "channels_repeat")}, {"C2f"})
-FAMILIES_BY_NAME["yolo11"] = YOLO11 = _family("yolo11", {"C3k2": (um.C3k2, "channels_repeat"),
-                                                         "C2PSA": (um.C2PSA, "channels_repeat")}, {"C3k2", "C2PSA"})
+YOLOV8 = _family("yolov8", {"C2f": (um.C2f, "channels_repeat")}, {"C2f"})
+YOLO11 = _family("yolo11", {"C3k2": (um.C3k2, "channels_repeat"), "C2PSA": (um.C2PSA, "channels_repeat")},
+                 {"C3k2", "C2PSA"})

@@ -2,24 +2,18 @@
 from functools import partial
 
 from yolo.configs import SCALES, yolov5_cfg
-from yolo.family import ANCHOR_OBJECTNESS, Family, register_family
+from yolo.family import ANCHOR_OBJECTNESS, Family
 from yolo.fuse import fuse_modules
+from yolo.model import DetectionModel
 from yolo.modules import MODULE_REGISTRY
 
-
-def _build(cfg, ch=3, nc=None, names=None):
-    from yolo.model import DetectionModel
-
-    return DetectionModel(cfg, ch=ch, nc=nc, names=names, family=YOLOV5)
-
-
-YOLOV5 = register_family(Family(
+YOLOV5 = Family(
     name="yolov5",
     modules=MODULE_REGISTRY,
     signature=frozenset({"C3", "SPPF"}),
-    build=_build,
+    build=DetectionModel,
     fuse=fuse_modules,
     head_layout=ANCHOR_OBJECTNESS,
     pickle_module_packages=("models",),
     configs={f"yolov5{scale}": partial(yolov5_cfg, scale) for scale in SCALES},
-))
+)

@@ -8,23 +8,17 @@ from functools import partial
 
 from yolo.families.yolov7_configs import MODELS, yolov7_cfg
 from yolo.families.yolov7_modules import REGISTRY
-from yolo.family import ANCHOR_OBJECTNESS, Family, register_family
+from yolo.family import ANCHOR_OBJECTNESS, Family
 from yolo.fuse import fuse_modules
+from yolo.model import DetectionModel
 
-
-def _build(cfg, ch=3, nc=None, names=None):
-    from yolo.model import DetectionModel
-
-    return DetectionModel(cfg, ch=ch, nc=nc, names=names, family=YOLOV7)
-
-
-YOLOV7 = register_family(Family(
+YOLOV7 = Family(
     name="yolov7",
     modules=REGISTRY,
     signature=frozenset({"MP", "SP", "SPPCSPC", "RepConv", "IDetect", "ReOrg", "Shortcut"}),
-    build=_build,
+    build=DetectionModel,
     fuse=fuse_modules,
     head_layout=ANCHOR_OBJECTNESS,
     pickle_module_packages=("models",),
     configs={name: partial(yolov7_cfg, name) for name in MODELS},
-))
+)
