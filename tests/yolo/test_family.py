@@ -60,8 +60,8 @@ def test_checkpoint_of_an_unknown_family_is_one_clear_error(tmp_path):
     from yolo.checkpoint import load_model
 
     cfg = yolov5_cfg("n", nc=3)
-    cfg["head"][-1] = [[17, 20, 23], 1, "Segment", ["nc", "anchors", 32, 256]]
-    path = tmp_path / "seg.pt"
+    cfg["head"][-1] = [[17, 20, 23], 1, "MysteryHead", ["nc", "anchors", 32, 256]]
+    path = tmp_path / "mystery.pt"
     torch.save({"format": "q-yolo-state-dict", "yaml": cfg, "state_dict": {}, "names": None}, path)
-    with pytest.raises(QYoloError, match=r"checkpoint .*seg\.pt uses module type\(s\) \['Segment'\]"):
+    with pytest.raises(QYoloError, match=r"checkpoint .*mystery\.pt uses module type\(s\) \['MysteryHead'\]"):
         load_model(path)
