@@ -25,7 +25,7 @@ from common.log import get_logger
 from common.threads import torch_threads
 from mixed.config import MixedConfig
 from mixed.ordering import greedy_order
-from sensitivity.analysis import first_output, proxy_inputs, proxy_sensitivity, ranked
+from sensitivity.analysis import first_output, proxy_inputs, proxy_layout, proxy_sensitivity, ranked
 from sensitivity.layers import quantized_layers
 from sensitivity.proxy import decoded_output_error
 from sensitivity.scoring import ApScorer
@@ -58,7 +58,6 @@ def ranking_from_file(path: Path, view: str, config: MixedConfig, calib_weights:
 def search_mixed(config: MixedConfig) -> dict:
     """Run the search; write <out>/mixed.pt (+ sidecar) for the chosen plan; return the report (mixed.json's)."""
     from calib import recompute_ranges, run_calibration, save_artifact
-    from yolo.family import head_layout_of
 
     log = get_logger()
     started = time.perf_counter()
@@ -76,7 +75,7 @@ def search_mixed(config: MixedConfig) -> dict:
         proxy = None
         if config.ranking is None or config.ordering == "greedy":
             x = proxy_inputs(calibrated.meta["data"], config.proxy_images, low.imgsz, config.seed + 1, config.device)
-            layout = head_layout_of(model)
+            layout = proxy_layout(model)
             with quant_mode(model, "disabled"):
                 reference = first_output(model, x)
             proxy = (x, lambda out: decoded_output_error(reference, out, layout))

@@ -250,8 +250,10 @@ class Detect(nn.Module):
             return maps
         if not (self.one_to_one and self.select_top_k):
             return self.decode(maps), maps
-        pred = self.decode(maps, xyxy=True).transpose(1, 2)
-        return top_k_detections(pred[..., :4], pred[..., 4:], self.max_det), maps
+        # split, not slicing: the exported graph then gathers from real [B, N, 4] / [B, N, nc] tensors (a slice
+        # of the whole [B, N, 4 + nc] became a GatherElements on it that OpenVINO rejects)
+        boxes, scores = self.decode(maps, xyxy=True).transpose(1, 2).split((4, self.nc), -1)
+        return top_k_detections(boxes, scores, self.max_det), maps
 
     def decode(self, maps: list[torch.Tensor], xyxy: bool = False) -> torch.Tensor:
         """Per-scale maps -> [B, 4 + nc, N]: box distances to xywh (or xyxy) boxes in input pixels, sigmoid class
