@@ -3,9 +3,9 @@ without NMS, whether the layout comes from the model (torch) or from the exporte
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from square_images import write_squares
 
 from eval.backends.base import BACKENDS, register_backend
 from eval.stage import EvalConfig, evaluate
@@ -38,18 +38,7 @@ class EndToEndBackend:
 
 @pytest.fixture()
 def squares(tmp_path):
-    (tmp_path / "val").mkdir()
-    images, anns = [], []
-    for i in range(1, 4):
-        img = np.zeros((64, 64, 3), np.uint8)
-        img[16:48, 16:48] = 255
-        cv2.imwrite(str(tmp_path / "val" / f"{i}.jpg"), img)
-        images.append({"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 64})
-        anns.append({"id": i, "image_id": i, "category_id": 3, "bbox": [16, 16, 32, 32], "area": 1024, "iscrowd": 0})
-    ann = tmp_path / "instances_val.json"
-    categories = [{"id": 3, "name": "square"}] + [{"id": 10 + i, "name": f"other{i}"} for i in range(7)]
-    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))  # 8: the models'
-    return ann
+    return write_squares(tmp_path, other_categories=7)  # 8 categories: the thin models' classes
 
 
 def test_end_to_end_rows_are_scored_without_nms(squares, tmp_path):

@@ -22,17 +22,6 @@ DATA = Path(__file__).resolve().parents[1] / "yolo" / "data" / "ultralytics"
 HEAD = 23  # the head's layer index in both yamls
 
 
-@pytest.fixture(scope="module")
-def calib_images(tmp_path_factory):
-    import cv2
-
-    rng = np.random.default_rng(0)
-    folder = tmp_path_factory.mktemp("calib")
-    for i in range(4):
-        cv2.imwrite(str(folder / f"{i}.jpg"), (rng.random((96, 128, 3)) * 255).astype(np.uint8))
-    return folder
-
-
 def _calibrated(arch: str, scheme: str, calib_images, tmp_path) -> Path:
     return calibrate(CalibConfig(quant=QuantConfig(method="minmax", scheme=scheme), weights=DATA / f"{arch}-thin.pt",
                                  data=calib_images, num_images=4, imgsz=64, out=tmp_path / f"{scheme}.pt",

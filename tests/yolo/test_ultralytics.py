@@ -23,7 +23,9 @@ def test_references_record_their_ultralytics_version():
 
 
 @pytest.mark.parametrize("name", ["yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x",
-                                  "yolo11n", "yolo11s", "yolo11m", "yolo11l", "yolo11x"])
+                                  "yolo11n", "yolo11s", "yolo11m", "yolo11l", "yolo11x",
+                                  "yolo26n", "yolo26s", "yolo26m", "yolo26l", "yolo26x",
+                                  "yolov10n", "yolov10s", "yolov10m", "yolov10b", "yolov10l", "yolov10x"])
 def test_parameter_counts_equal_ultralytics(name):
     expected = json.loads((DATA / "param_counts.json").read_text())["params"][name]
     family = family_of(named_config(name))
@@ -51,15 +53,16 @@ def test_forward_equals_ultralytics(arch, fuse):
     assert diff < 1e-4 * max(1.0, ref.abs().max().item())
 
 
-def test_loading_does_not_import_ultralytics():
+@pytest.mark.parametrize("checkpoint, head", [("yolo11-thin.pt", "Detect"), ("yolov10-thin.pt", "V10Detect")])
+def test_loading_does_not_import_ultralytics(checkpoint, head):
     code = ("import sys; from yolo.checkpoint import load_model; "
-            f"m = load_model({str(DATA / 'yolo11-thin.pt')!r}); "
+            f"m = load_model({str(DATA / checkpoint)!r}); "
             "assert not any(k == 'ultralytics' or k.startswith('ultralytics.') for k in sys.modules), 'imported'; "
-            "print(type(m).__module__)")
+            "print(type(m).__module__, type(m.detect).__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "yolo.model"
+    assert result.stdout.strip() == f"yolo.model {head}"
 
 
 def test_families_recognised_from_the_yaml():
