@@ -5,6 +5,8 @@ project); the files it writes are committed under tests/yolo/data/ultralytics/.
     python tools/ultralytics_refs.py --out tests/yolo/data/ultralytics      # in a venv with ultralytics
     python tools/ultralytics_refs.py --archs yolo26 yolov10                  # only these thin checkpoints
     python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolo11n.pt   # a trained fixture's outputs
+    python tools/ultralytics_refs.py --fixture yolo/assets/fixture-yolo26n.pt \
+        --images data/synthetic/val/val_000000.jpg data/synthetic/val/val_000001.jpg  # on two val images
 
 Also writes ultralytics' own parameter counts of the stock models (yolov8/yolo11/yolo26 n/s/m/l/x, yolov10
 n/s/m/b/l/x, 80 classes) and their yaml dicts (package_yamls.json). The checkpoints use a thin scale (width 1/32)
@@ -111,13 +113,22 @@ def end_to_end_refs(net: DetectionModel, image: torch.Tensor) -> dict[str, torch
             "one2many": one2many(image)[0]}
 
 
-def write_fixture_outputs(fixture: Path, out: Path) -> None:
+def read_images(paths: list[str], size: int = 256) -> torch.Tensor:
+    """[N, 3, size, size] uint8 RGB, each image resized to the square (what the references run on, stored)."""
+    import cv2
+
+    return torch.stack([torch.from_numpy(cv2.resize(cv2.imread(p)[..., ::-1], (size, size),
+                                                    interpolation=cv2.INTER_LINEAR).copy()).permute(2, 0, 1)
+                        for p in paths])
+
+
+def write_fixture_outputs(fixture: Path, out: Path, images: list[str] | None = None) -> None:
     """<out>/<fixture stem>_outputs.pt: a trained checkpoint's forward on the references' image (end-to-end models:
-    on the end-to-end references' image, all three outputs)."""
+    on `images` (stored with the outputs) or the end-to-end references' image, all three outputs)."""
     net = reload(fixture)
     if getattr(net, "end2end", None) is not None and getattr(net.model[-1], "one2one_cv2", None) is not None:
-        image = torch.load(out / "reference_outputs_end_to_end.pt")["image"]
-        record = end_to_end_refs(net, image.float() / 255)
+        image = read_images(images) if images else torch.load(out / "reference_outputs_end_to_end.pt")["image"]
+        record = {**end_to_end_refs(net, image.float() / 255), "image": image}
     else:
         with torch.no_grad():
             record = {"pred": net(torch.load(out / "reference_outputs.pt")["image"])[0]}
@@ -132,11 +143,13 @@ def main() -> None:
                         help="thin checkpoints to write (the counts and yamls are written for every stock model)")
     parser.add_argument("--fixture", help="write only <out>/<checkpoint stem>_outputs.pt: this trained checkpoint's "
                                           "forward on the references' image")
+    parser.add_argument("--images", nargs="+", help="with --fixture of an end-to-end model: run on these images "
+                                                    "(resized to 256 x 256, stored with the outputs) instead")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.fixture:
-        write_fixture_outputs(Path(args.fixture), out)
+        write_fixture_outputs(Path(args.fixture), out, args.images)
         return
     torch.manual_seed(0)
     image = torch.rand(IMGSZ)

@@ -21,14 +21,20 @@ STOCK = [f"{arch}{s}" for arch, scales in (("yolov8", "nsmlx"), ("yolo11", "nsml
                                           ("yolov10", "nsmblx")) for s in scales]
 
 
-def canonical(rows: torch.Tensor) -> torch.Tensor:
-    """[B, k, 6] detections in a fixed order (score, then class and box): equal scores may come out of two top-k
-    implementations in either order."""
-    out = []
-    for image in rows:
-        order = sorted(range(len(image)), key=lambda i: (-round(float(image[i, 4]), 5), *image[i, [5, 0, 1]].tolist()))
-        out.append(image[order])
-    return torch.stack(out)
+def aligned(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`rows` ([B, k, 6] detections) reordered to pair with `like`'s: equal scores may come out of two top-k
+    implementations in either order. Each row of `like`, best first, takes the unpaired row of its class nearest
+    in box and score."""
+    out = torch.empty_like(rows)
+    for b in range(rows.shape[0]):
+        diff = (rows[b, None] - like[b, :, None]).abs()  # [k like, k rows, 6]
+        cost = diff[..., :4].sum(-1) + 1e3 * diff[..., 4] + 1e9 * (diff[..., 5] > 0)
+        free = torch.ones(rows.shape[1], dtype=torch.bool)
+        for i in range(rows.shape[1]):
+            j = int(torch.where(free, cost[i], torch.inf).argmin())
+            free[j] = False
+            out[b, i] = rows[b, j]
+    return out
 
 
 def test_references_record_their_ultralytics_version():
@@ -73,13 +79,32 @@ def test_end_to_end_forward_equals_ultralytics(arch, fuse):
         pred = model(IMAGE)[0]
     ref = REFS[f"{arch}_pred_fused" if fuse else f"{arch}_pred"]
     assert pred.shape == ref.shape == (2, 300, 6)
-    pred, ref = canonical(pred), canonical(ref)
+    pred = aligned(pred, ref)
     assert torch.equal(pred[..., 5], ref[..., 5])
     score_diff = (pred[..., 4] - ref[..., 4]).abs().max().item()
     box_diff = (pred[..., :4] - ref[..., :4]).abs().max().item()
     print(f"{arch} fuse={fuse}: scores max abs diff {score_diff:.3g}, boxes {box_diff:.3g} "
           f"(up to {ref[..., :4].abs().max().item():.3g} px)")
     assert score_diff < 1e-4 and box_diff < 1e-4 * ref[..., :4].abs().max().item()
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_trained_fixture_equals_ultralytics(fuse):
+    """The committed YOLO26n fixture (the package's trainer checkpoint, fp16) on two validation images."""
+    from yolo.fixture import FIXTURE_YOLO26N
+
+    ref = torch.load(DATA / "fixture-yolo26n_outputs.pt", weights_only=True)
+    model = load_model(FIXTURE_YOLO26N, fuse=fuse)
+    assert family_of(model.yaml).name == "yolo26" and model.names[:2] == ["circle", "square"]
+    with torch.no_grad():
+        pred = model(ref["image"].float() / 255)[0]
+    expected = ref["pred_fused" if fuse else "pred"]
+    pred = aligned(pred, expected)
+    assert (expected[..., 4] > 0.5).sum() >= 4  # it sees the shapes: a parity test on real detections
+    assert torch.equal(pred[..., 5], expected[..., 5])
+    score_diff, box_diff = ((pred - expected)[..., i].abs().max().item() for i in (4, slice(0, 4)))
+    print(f"fixture-yolo26n fuse={fuse}: scores max abs diff {score_diff:.3g}, boxes {box_diff:.3g} px")
+    assert score_diff < 1e-4 and box_diff < 1e-4 * expected[..., :4].abs().max().item()
 
 
 @pytest.mark.parametrize("arch", ["yolo26", "yolov10"])
@@ -122,7 +147,7 @@ def test_candidate_outputs_are_the_dense_one_to_one_decode():
     rows = dense.transpose(1, 2)
     xyxy = torch.cat((rows[..., :2] - rows[..., 2:4] / 2, rows[..., :2] + rows[..., 2:4] / 2), -1)
     again = top_k_detections(xyxy, rows[..., 4:], 300)
-    assert torch.allclose(canonical(again), canonical(detections), atol=1e-3)
+    assert torch.allclose(aligned(again, detections), detections, atol=1e-3)
 
 
 def test_deployment_form_keeps_only_the_branch_that_runs():

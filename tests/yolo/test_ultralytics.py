@@ -140,17 +140,18 @@ def test_trained_fixture_equals_ultralytics(name, family):
     assert diff < 1e-4 * max(1.0, ref["pred"].abs().max().item())
 
 
-@pytest.mark.parametrize("name", ["fixture-yolov8n", "fixture-yolo11n"])
+@pytest.mark.parametrize("name", ["fixture-yolov8n", "fixture-yolo11n", "fixture-yolo26n"])
 def test_trained_fixture_detects_the_shapes(name, tmp_path):
     """Each ultralytics fixture scores well on the first 16 validation images (regenerated with the val split's own
     seed: the same images), through the project's own anchor-free NMS and scoring."""
     import dataclasses
 
     from eval import EvalConfig, evaluate
-    from yolo.fixture import FIXTURE_IMGSZ, FIXTURE_YOLO11N, FIXTURE_YOLOV8N
+    from yolo.fixture import FIXTURE_IMGSZ, FIXTURE_YOLO11N, FIXTURE_YOLO26N, FIXTURE_YOLOV8N
     from yolo.synthetic import DEFAULT_SPLITS, generate_split
 
-    weights = {"fixture-yolov8n": FIXTURE_YOLOV8N, "fixture-yolo11n": FIXTURE_YOLO11N}[name]
+    weights = {"fixture-yolov8n": FIXTURE_YOLOV8N, "fixture-yolo11n": FIXTURE_YOLO11N,
+               "fixture-yolo26n": FIXTURE_YOLO26N}[name]
     _, annotations = generate_split(tmp_path, "val", dataclasses.replace(DEFAULT_SPLITS["val"], n_images=16),
                                     progress=False)
     metrics = evaluate(EvalConfig(model=weights, data=annotations, imgsz=FIXTURE_IMGSZ, progress=False,
