@@ -28,7 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-images", type=positive_int, default=None)
     parser.add_argument("--conf-thres", type=fraction, default=0.001)
     parser.add_argument("--iou-thres", type=fraction, default=None,
-                        help="NMS IoU (default: the model's own validator setting, 0.6 YOLOv5/v7, 0.7 YOLOv8/11)")
+                        help="NMS IoU (default: the model's own validator setting, 0.6 YOLOv5/v7, 0.7 YOLOv8/11; "
+                             "end-to-end models (YOLOv10/26) take no NMS)")
     parser.add_argument("--rect", action="store_true",
                         help="score on the validator's rectangles (per-batch shapes, half-stride pad, as YOLOv5/v7 "
                              "val.py and yolo val do; --batch sets the batches) to compare AP with theirs; "

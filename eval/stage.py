@@ -32,7 +32,8 @@ class EvalConfig:
     batch: int = 8
     device: str = "cpu"
     conf_thres: float = 0.001
-    iou_thres: float | None = None  # None: the validator setting of the model's head layout (0.6 v5/v7, 0.7 v8/11)
+    iou_thres: float | None = None  # None: the validator setting of the model's head layout (0.6 v5/v7, 0.7 v8/11;
+    # end-to-end heads take no NMS)
     max_det: int = 300
     max_images: int | None = None
     out: str | Path | None = None
@@ -219,7 +220,7 @@ def evaluate(cfg: EvalConfig, backend=None) -> dict:
     metrics["ultralytics"] = ultralytics_ap(dataset.coco, unclipped, scored)  # what yolo val would print
     metrics.update({
         "model": str(cfg.model), "backend": backend.name, "precision": backend.precision,
-        "quantization": backend.quantization, "imgsz": cfg.imgsz,
+        "quantization": backend.quantization, "imgsz": cfg.imgsz, "head_layout": backend_layout(backend).name,
         "data": str(cfg.data), "num_images": len(scored), "skipped_images": skipped,
         "num_detections": len(results), "seconds": round(time.perf_counter() - t0, 2),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},

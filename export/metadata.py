@@ -5,11 +5,14 @@ metadata_props keys (strings; JSON where marked), read by the engine builder, th
   qyolo.profile = trt | cpu | fp32, qyolo.variant = the file stem, qyolo.precision = FP32 | INT8 | INT<b>-emulated
   qyolo.input = "images": float32 [batch, 3, H, W], RGB in [0, 1], letterboxed as YOLOv5 val
   qyolo.outputs (JSON list) = ["pred"]
-  qyolo.head_layout = the output's yolo.family.HeadLayout name: anchor-objectness (YOLOv5/v7) or anchor-free
-      (YOLOv8/11); absent in graphs written before it existed, which are anchor-objectness
+  qyolo.head_layout = the output's yolo.family.HeadLayout name: anchor-objectness (YOLOv5/v7), anchor-free
+      (YOLOv8/11) or end-to-end (YOLOv10/26: detections, no NMS); absent in graphs written before it existed, which
+      are anchor-objectness
   qyolo.output_layout (JSON) = shape and field meaning of "pred": [batch, N, 5 + nc] with N = na * sum(h_i * w_i),
       fields cx, cy, w, h (input pixels), objectness, nc class probabilities (anchor-objectness), or [batch, 4 + nc,
-      N] with N = sum(h_i * w_i), fields cx, cy, w, h, nc class probabilities (anchor-free); sigmoid applied, no NMS
+      N] with N = sum(h_i * w_i), fields cx, cy, w, h, nc class probabilities (anchor-free); sigmoid applied, no NMS;
+      or [batch, max_det, 6], fields x1, y1, x2, y2, score, class index, best first (end-to-end: the head's own
+      detections, to be kept above a confidence threshold, not suppressed)
   qyolo.imgsz, qyolo.nc, qyolo.names (JSON), qyolo.strides (JSON), qyolo.dynamic_batch
   qyolo.w_bits, qyolo.a_bits, qyolo.method, qyolo.scheme, qyolo.activation_dtype (int8 | uint8); a graph with
       per-layer widths records its lowest ones there and every width in qyolo.mixed (JSON {"w_bits": [4, 8],
@@ -70,6 +73,13 @@ def build_metadata(model, profile: str, variant: str, imgsz: int, dynamic_batch:
         "scores": ("objectness and " if head.objectness else "") + "class probabilities, sigmoid applied; no NMS",
         "anchors_per_cell": info.get("na"), "strides": info.get("strides"),
     }}
+    if head.end_to_end:
+        layout["pred"].update({
+            "boxes": "x1, y1, x2, y2 corners in input (letterboxed) pixels",
+            "scores": "the row's class probability (sigmoid); the class field is the class index",
+            "detections": "the head's own: its top max_det (candidate, class) pairs, best first; no NMS needed, "
+                          "keep the rows above a confidence threshold",
+            "max_det": num_preds})
     meta = {
         "qyolo.format": FORMAT, "qyolo.format_version": FORMAT_VERSION,
         "qyolo.profile": profile, "qyolo.variant": variant,

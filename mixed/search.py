@@ -27,7 +27,7 @@ from common.threads import torch_threads
 from common.timing import StepTimes
 from mixed.config import MixedConfig
 from mixed.ordering import greedy_order
-from sensitivity.analysis import first_output, proxy_inputs, proxy_sensitivity, ranked
+from sensitivity.analysis import first_output, proxy_inputs, proxy_layout, proxy_sensitivity, ranked
 from sensitivity.layers import quantized_layers
 from sensitivity.proxy import decoded_output_error
 from sensitivity.scoring import ApScorer
@@ -96,13 +96,11 @@ def _layer_order(config: MixedConfig, calibrated, layers: list[str], budget: int
                  imgsz: int) -> tuple[list[str], list | None]:
     """The order layers are raised in: the given ranking or the proxy's, refined greedily up to the budget;
     returns (order, the greedy steps' proxy errors or None)."""
-    from yolo.registry import head_layout_of
-
     model = calibrated.model
     proxy = None
     if given_order is None or config.ordering == "greedy":
         x = proxy_inputs(calibrated.meta["data"], config.proxy_images, imgsz, config.seed + 1, config.device)
-        layout = head_layout_of(model)
+        layout = proxy_layout(model)
         with quant_mode(model, "disabled"):
             reference = first_output(model, x)
         proxy = (x, lambda out: decoded_output_error(reference, out, layout))

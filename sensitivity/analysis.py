@@ -32,9 +32,22 @@ VIEW_AP = {"alone": "ap_damage", "float": "ap_recovery"}
 
 
 def first_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
+    """The decoded output the proxy compares: every candidate, also from a head that selects its detections (an
+    end-to-end top-k would pair different candidates of two models); proxy_layout(model) says how it is laid out."""
+    from yolo.family import candidate_outputs
+
+    with torch.no_grad(), candidate_outputs(model):
         out = model(x)
     return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def proxy_layout(model: nn.Module):
+    """The layout of first_output(model)."""
+    from yolo.family import candidate_outputs
+    from yolo.registry import head_layout_of
+
+    with candidate_outputs(model):
+        return head_layout_of(model)
 
 
 def proxy_sensitivity(model: nn.Module, layers: list[QuantizedLayer], x: torch.Tensor,
@@ -73,7 +86,6 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
     """Calibrate once, score every layer in both views with the proxy, the top-k with AP; returns the report
     (what sensitivity.json holds). Writing the files is sensitivity.report's."""
     from calib import run_calibration
-    from yolo.registry import head_layout_of
 
     log = get_logger()
     times = StepTimes()
@@ -86,7 +98,7 @@ def analyze_sensitivity(config: SensitivityConfig) -> dict:
         layers = quantized_layers(model)
         x = proxy_inputs(calibrated.meta["data"], config.proxy_images, calib_config.imgsz, config.seed + 1,
                          config.device)
-        layout = head_layout_of(model)
+        layout = proxy_layout(model)
         with quant_mode(model, "disabled"):
             reference = first_output(model, x)
         with times.step("proxy_s"):

@@ -14,6 +14,7 @@ Accepted:
 """
 import functools
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,17 @@ def _foreign_kind(module: str) -> type | None:
     return None
 
 
+# CapWords, or CapWords after a version prefix (ultralytics' v10Detect)
+CLASS_NAME = re.compile(r"(v\d+)?[A-Z][A-Za-z0-9_]*")
+
+
 def _training_class(module: str, name: str) -> bool:
     """Whether (module, name) can be a class of a family's training code: a CapWords name in a module of its
     packages whose path names no standard-library or third-party module (a function or a module reached
     through an import is no checkpoint content)."""
     packages = [p for f in FAMILIES for p in f.pickle_module_packages + f.pickle_other_packages]
     package = _in_package(module, packages)
-    if package is None or not name.isidentifier() or not name[:1].isupper():
+    if package is None or not CLASS_NAME.fullmatch(name):
         return False
     inner = module[len(package):].split(".")[1:]
     return all(part.isidentifier() and part not in _FOREIGN_MODULES for part in inner)

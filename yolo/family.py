@@ -9,6 +9,7 @@ knowing a family.
 Recognition uses the yaml alone (never a file name): a family claims a yaml when every module name in it is in
 the family's vocabulary and at least one is a name only that family uses (its `signature`).
 """
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -29,6 +30,9 @@ class HeadLayout:
         0.6, the ultralytics package's validator 0.7), so FP32 AP here matches the number users know.
     val_resize: how that validator resizes images (yolo.letterbox.RESIZE_STYLES), used when evaluating on its
         rectangles (python -m eval --rect).
+    end_to_end: the head selects its detections itself (YOLOv10 / YOLO26 one-to-one head: top-k over candidates
+        and classes): rows are [B, max_det, 6] = (x1, y1, x2, y2, score, class index), best first, and scoring
+        keeps the rows above the confidence threshold without NMS, as the ultralytics validator does with nms=False.
     """
 
     name: str
@@ -36,6 +40,7 @@ class HeadLayout:
     channels_first: bool
     nms_iou: float = 0.6
     val_resize: str = "area-down"
+    end_to_end: bool = False
 
     @property
     def box_fields(self) -> int:
@@ -46,20 +51,31 @@ class HeadLayout:
         return pred.transpose(1, 2) if self.channels_first else pred
 
     def num_classes(self, pred: torch.Tensor) -> int:
+        """Classes the output predicts: its class channels, or for end-to-end rows the highest class index + 1
+        (the rows carry indices, not a channel per class)."""
+        if self.end_to_end:
+            return int(pred[..., 5].max()) + 1 if pred.size and pred.shape[-1] == 6 else 0
         return int(pred.shape[1 if self.channels_first else -1]) - self.box_fields
 
     def fields(self, nc: int) -> list[str]:
+        if self.end_to_end:
+            return list(END_TO_END_FIELDS)
         return ["cx", "cy", "w", "h"] + (["objectness"] if self.objectness else []) + [f"class_{i}" for i in range(nc)]
 
     def shape(self, batch, num_preds, nc) -> list:
         """The output's shape as export metadata writes it (symbols where a size is not fixed)."""
+        if self.end_to_end:
+            return [batch, num_preds, len(END_TO_END_FIELDS)]
         channels = self.box_fields + nc if isinstance(nc, int) else f"{self.box_fields}+nc"
         return [batch, channels, num_preds] if self.channels_first else [batch, num_preds, channels]
 
 
+END_TO_END_FIELDS = ("x1", "y1", "x2", "y2", "score", "class")
 ANCHOR_OBJECTNESS = HeadLayout("anchor-objectness", objectness=True, channels_first=False, nms_iou=0.6)
 ANCHOR_FREE = HeadLayout("anchor-free", objectness=False, channels_first=True, nms_iou=0.7, val_resize="linear")
-HEAD_LAYOUTS = {layout.name: layout for layout in (ANCHOR_OBJECTNESS, ANCHOR_FREE)}
+END_TO_END = HeadLayout("end-to-end", objectness=False, channels_first=False, nms_iou=0.7, val_resize="linear",
+                        end_to_end=True)
+HEAD_LAYOUTS = {layout.name: layout for layout in (ANCHOR_OBJECTNESS, ANCHOR_FREE, END_TO_END)}
 
 
 def head_layout_named(name: str | None) -> HeadLayout:
@@ -96,6 +112,10 @@ class Family:
     float_modules(model) -> module-name globs kept in float by default, for heads whose float part is finer than
         whole head modules (None: every conv of the float_head_classes stays float).
     float_modules_text: those layers in words, for reports (with float_modules; None: named from the head classes).
+    claims(cfg): for a family whose vocabulary another family shares (YOLO26 builds from YOLO11's blocks), whether
+        a yaml that uses its signature is this family's (None: every such yaml is).
+    other_tasks: head names of the non-detection models its training code writes -> what they are ("an
+        ultralytics pose-estimation"), so that such a checkpoint is refused by its task, not as an unknown module.
     """
 
     name: str
@@ -111,6 +131,8 @@ class Family:
     parse: Callable[..., Any] | None = None
     float_modules: Callable[[nn.Module], tuple[str, ...]] | None = None
     float_modules_text: str | None = None
+    claims: Callable[[dict], bool] | None = None
+    other_tasks: dict[str, str] = field(default_factory=dict)
 
     @property
     def float_head_classes(self) -> tuple[str, ...]:
@@ -129,7 +151,8 @@ class Family:
 
     def recognises(self, cfg: dict) -> bool:
         names = yaml_module_names(cfg)
-        return all(n in self.modules for n in names) and any(n in self.signature for n in names)
+        return (all(n in self.modules for n in names) and any(n in self.signature for n in names)
+                and (self.claims is None or self.claims(cfg)))
 
     def build_model(self, cfg: dict, ch: int = 3, nc: int | None = None, names: list[str] | None = None) -> nn.Module:
         """The model `cfg` describes, built by this family (eval mode, training form)."""
@@ -141,3 +164,25 @@ def yaml_module_names(cfg: Any) -> list[str]:
     layers = (cfg.get("backbone") or []) + (cfg.get("head") or []) if isinstance(cfg, dict) else []
     return [ModuleRegistry.canonical(str(layer[2])) for layer in layers
             if isinstance(layer, (list, tuple)) and len(layer) == 4]
+
+
+def head_module(model: nn.Module) -> nn.Module | None:
+    layers = getattr(model, "model", None)
+    return layers[-1] if isinstance(layers, nn.Sequential) and len(layers) else None
+
+
+@contextlib.contextmanager
+def candidate_outputs(model: nn.Module):
+    """Within the block, a head that selects its detections (end-to-end top-k) outputs every candidate instead,
+    decoded (head_layout_of then says how): analyses that compare two outputs candidate by candidate (the
+    sensitivity proxy) need rows that stay aligned, which a top-k selection does not. Other heads are unchanged."""
+    head = head_module(model)
+    if head is None or not hasattr(head, "select_top_k"):
+        yield model
+        return
+    before = head.select_top_k
+    head.select_top_k = False
+    try:
+        yield model
+    finally:
+        head.select_top_k = before

@@ -9,6 +9,8 @@ FIXTURE_IMGSZ = 256
 FIXTURE_YOLOV8N = Path(__file__).resolve().parent / "assets" / "fixture-yolov8n.pt"
 # YOLO11n (8 classes, C3k2 + C2PSA attention) trained the same way; commands in docs/history.md.
 FIXTURE_YOLO11N = Path(__file__).resolve().parent / "assets" / "fixture-yolo11n.pt"
+# YOLO26n (8 classes, end-to-end head) trained the same way; commands in docs/families.md.
+FIXTURE_YOLO26N = Path(__file__).resolve().parent / "assets" / "fixture-yolo26n.pt"
 # yolov7-tiny at width 0.5 (8 classes), trained by scripts/train_fixture.py (command in its docstring).
 FIXTURE_YOLOV7_TINY = Path(__file__).resolve().parent / "assets" / "fixture-yolov7-tiny.pt"
 

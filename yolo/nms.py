@@ -58,10 +58,13 @@ def non_max_suppression(pred: torch.Tensor, conf_thres: float = 0.001, iou_thres
     `layout` says how the head lays its output out (yolo.family.HeadLayout): YOLOv5/YOLOv7's [B, N, 5+nc] with
     conf = objectness * class probability, or an anchor-free [B, 4+nc, N] with conf = class probability.
     multi_label keeps every class above conf_thres (as val.py does); classes are kept apart by offsetting boxes by
-    class * max_wh.
+    class * max_wh. An end-to-end layout's rows are detections already: no NMS, only the rows above conf_thres,
+    best first, at most max_det (what the ultralytics validator does with nms=False).
     """
     if not 0 <= conf_thres <= 1 or not 0 <= iou_thres <= 1:
         raise ValueError(f"conf_thres and iou_thres must be in [0, 1], got {conf_thres}, {iou_thres}")
+    if layout.end_to_end:
+        return [select_end_to_end(rows, conf_thres, max_det) for rows in pred]
     pred = layout.rows(pred)
     first_class = layout.box_fields
     output = [torch.zeros((0, 6), device=pred.device) for _ in range(pred.shape[0])]
@@ -86,3 +89,12 @@ def non_max_suppression(pred: torch.Tensor, conf_thres: float = 0.001, iou_thres
         keep = nms(x[:, :4] + x[:, 5:6] * max_wh, x[:, 4], iou_thres, max_keep=max_det)
         output[xi] = x[keep]
     return output
+
+
+def select_end_to_end(rows: torch.Tensor, conf_thres: float, max_det: int) -> torch.Tensor:
+    """One image's end-to-end rows [n, 6] (x1, y1, x2, y2, score, class) -> those scoring above conf_thres, best
+    first (stable: a head's own order among equal scores is kept), at most max_det."""
+    if rows.dim() != 2 or rows.shape[-1] != 6:
+        raise ValueError(f"end-to-end rows must be [n, 6] (x1, y1, x2, y2, score, class), got {tuple(rows.shape)}")
+    rows = rows[rows[:, 4] > conf_thres].float()
+    return rows[rows[:, 4].argsort(descending=True, stable=True)[:max_det]]

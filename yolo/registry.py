@@ -6,7 +6,7 @@ from torch import nn
 
 from common.errors import QYoloError
 from yolo.families import FAMILIES
-from yolo.family import ANCHOR_OBJECTNESS, Family, HeadLayout, yaml_module_names
+from yolo.family import ANCHOR_OBJECTNESS, Family, HeadLayout, head_module, yaml_module_names
 from yolo.fuse import fuse_modules
 
 
@@ -26,6 +26,12 @@ def family_of(cfg: Any, source: str = "model yaml") -> Family:
     if len(matches) == 1:
         return matches[0]
     names = yaml_module_names(cfg)
+    for family in FAMILIES:
+        head = next((n for n in names if n in family.other_tasks), None)
+        if head is not None:
+            raise QYoloError(f"{source} describes {family.other_tasks[head]} model (head {head}), which is not "
+                             f"supported: supported are the detection models of {', '.join(known)} (e.g. yolo11n.pt, "
+                             "not yolo11n-seg.pt)")
     unknown = sorted({n for n in names if not any(n in f.modules for f in FAMILIES)})
     found = sorted(set(names))
     if unknown:
@@ -53,7 +59,12 @@ def _has_family(model: nn.Module) -> bool:
 
 
 def head_layout_of(model: nn.Module) -> HeadLayout:
-    """The output layout of `model`'s family; a module built elsewhere (no family, no yaml) is read as YOLOv5's."""
+    """The output layout of `model`: its head's own when the head says (one head may give either of two outputs,
+    e.g. the end-to-end top-k or its dense candidates), else its family's; a module built elsewhere (no family, no
+    yaml) is read as YOLOv5's."""
+    layout = getattr(head_module(model), "layout", None)
+    if isinstance(layout, HeadLayout):
+        return layout
     return family_of_model(model).head_layout if _has_family(model) else ANCHOR_OBJECTNESS
 
 

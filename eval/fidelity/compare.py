@@ -1,8 +1,8 @@
 """Compare a deployed model's decoded outputs with its calibrated artifact's, as a detector user sees them.
 
 Both outputs are the model's decoded head tensor, laid out as its yolo.family.HeadLayout says (YOLOv5/v7
-[B, N, 5+nc] with objectness, YOLOv8/11 [B, 4+nc, N] without), computed on the same letterboxed images. Three
-views, each with a bound in `Thresholds`:
+[B, N, 5+nc] with objectness, YOLOv8/11 [B, 4+nc, N] without, YOLOv10/26 end-to-end [B, max_det, 6] detections,
+which take no NMS), computed on the same letterboxed images. Three views, each with a bound in `Thresholds`:
 
 - detections after NMS at a deployment threshold (conf 0.25, IoU 0.45): each side's detections are looked for
   among the other side's (same class, IoU >= 0.5, one to one, greedy by score), found when the other side has them
@@ -12,7 +12,8 @@ views, each with a bound in `Thresholds`:
   pixels is reported beside it) and how much their scores differ;
 - the count of detections at evaluation's conf 0.001 (a runtime that miscomputes floods or starves the mAP
   detections), and, reported only, the spread of score differences over every candidate either model scores at
-  all (conf >= 0.01): correct runtimes already differ there by up to a few quantization steps at low bit widths.
+  all (conf >= 0.01): correct runtimes already differ there by up to a few quantization steps at low bit widths
+  (end-to-end outputs: over the matched detections, as their rows are selections that need not align).
 """
 from dataclasses import asdict, dataclass
 
@@ -137,9 +138,12 @@ def compare_outputs(reference: np.ndarray, deployed: np.ndarray, layout: HeadLay
     recall = matched / n_ref if n_ref else 1.0
     precision = extra_matched / n_dep if n_dep else 1.0
     f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-    ref_scores, dep_scores = _scores(layout.rows(ref), layout), _scores(layout.rows(dep), layout)
-    relevant = torch.maximum(ref_scores, dep_scores) >= RELEVANT_SCORE
-    diffs = (ref_scores - dep_scores).abs()[relevant].double().numpy()
+    if layout.end_to_end:  # rows are each side's own selection, not aligned candidates: the matched ones count
+        diffs = np.asarray(score_err, dtype=np.float64)
+    else:
+        ref_scores, dep_scores = _scores(layout.rows(ref), layout), _scores(layout.rows(dep), layout)
+        relevant = torch.maximum(ref_scores, dep_scores) >= RELEVANT_SCORE
+        diffs = (ref_scores - dep_scores).abs()[relevant].double().numpy()
     def count(pred: torch.Tensor) -> int:
         return sum(len(x) for x in non_max_suppression(pred, EVAL_CONF, layout.nms_iou, layout=layout))
 

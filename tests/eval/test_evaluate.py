@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from square_images import write_squares
 
 from common.cli import run_cli
 from common.errors import QYoloError
@@ -52,19 +53,7 @@ class FixedBackend(PerfectBackend):
 
 @pytest.fixture()
 def tiny_coco(tmp_path):
-    (tmp_path / "val").mkdir()
-    images, anns = [], []
-    for i in range(1, 4):
-        img = np.zeros((64, 64, 3), np.uint8)
-        img[16:48, 16:48] = 255
-        cv2.imwrite(str(tmp_path / "val" / f"{i}.jpg"), img)
-        images.append({"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 64})
-        anns.append({"id": i, "image_id": i, "category_id": 3, "bbox": [16, 16, 32, 32], "area": 1024, "iscrowd": 0})
-    (tmp_path / "annotations").mkdir()
-    ann = tmp_path / "annotations" / "instances_val.json"
-    ann.write_text(json.dumps({"images": images, "annotations": anns,
-                               "categories": [{"id": 3, "name": "square"}, {"id": 7, "name": "other"}]}))
-    return tmp_path
+    return write_squares(tmp_path)
 
 
 def test_perfect_backend_scores_one_and_writes_outputs(tiny_coco, tmp_path):

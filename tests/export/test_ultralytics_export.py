@@ -17,17 +17,6 @@ from yolo.family import ANCHOR_FREE, ANCHOR_OBJECTNESS
 DATA = Path(__file__).resolve().parents[1] / "yolo" / "data" / "ultralytics"
 
 
-@pytest.fixture(scope="module")
-def calib_images(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    folder = tmp_path_factory.mktemp("calib")
-    import cv2
-
-    for i in range(4):
-        cv2.imwrite(str(folder / f"{i}.jpg"), (rng.random((96, 128, 3)) * 255).astype(np.uint8))
-    return folder
-
-
 @pytest.mark.parametrize("arch, head", [("yolov8", 22), ("yolo11", 23)])
 def test_float_rule_and_trt_lint(arch, head, calib_images, tmp_path):
     artifact = calibrate(CalibConfig(quant=QuantConfig(method="minmax", scheme="sym"), weights=DATA / f"{arch}-thin.pt",

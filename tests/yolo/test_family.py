@@ -15,10 +15,10 @@ def test_the_registry_is_the_explicit_list():
     """yolo.families lists the families; the registry finds them there (no registration on import)."""
     from yolo import families
 
-    assert [f.name for f in families.FAMILIES] == ["yolov5", "yolov7", "yolov8", "yolo11"]
-    assert list(FAMILIES) == ["yolov5", "yolov7", "yolov8", "yolo11"]
+    assert [f.name for f in families.FAMILIES] == ["yolov5", "yolov7", "yolov8", "yolo11", "yolo26", "yolov10"]
+    assert list(FAMILIES) == ["yolov5", "yolov7", "yolov8", "yolo11", "yolo26", "yolov10"]
     assert all(FAMILIES[f.name] is f for f in families.FAMILIES)
-    assert {"yolov5s", "yolov7-tiny", "yolov8n", "yolo11x"} <= set(model_names())
+    assert {"yolov5s", "yolov7-tiny", "yolov8n", "yolo11x", "yolo26n", "yolov10b"} <= set(model_names())
 
 
 def test_yolov5_yaml_is_recognised_and_built():
@@ -73,8 +73,8 @@ def test_checkpoint_of_an_unknown_family_is_one_clear_error(tmp_path):
     from yolo.checkpoint import load_model
 
     cfg = yolov5_cfg("n", nc=3)
-    cfg["head"][-1] = [[17, 20, 23], 1, "Segment", ["nc", "anchors", 32, 256]]
-    path = tmp_path / "seg.pt"
+    cfg["head"][-1] = [[17, 20, 23], 1, "MysteryHead", ["nc", "anchors", 32, 256]]
+    path = tmp_path / "mystery.pt"
     torch.save({"format": "q-yolo-state-dict", "yaml": cfg, "state_dict": {}, "names": None}, path)
-    with pytest.raises(QYoloError, match=r"checkpoint .*seg\.pt uses module type\(s\) \['Segment'\]"):
+    with pytest.raises(QYoloError, match=r"checkpoint .*mystery\.pt uses module type\(s\) \['MysteryHead'\]"):
         load_model(path)

@@ -13,14 +13,14 @@ from torch import nn
 
 from common.errors import QYoloError
 from yolo.families import ultralytics_modules as um
-from yolo.family import ANCHOR_FREE, Family
+from yolo.family import ANCHOR_FREE, Family, HeadLayout
 from yolo.fuse import fuse_modules
 from yolo.model import DetectionModel, append_layer, make_divisible, resolve_module, yaml_arg
 from yolo.module_registry import ModuleRegistry
 
 _V8_SCALES = {"n": [0.33, 0.25, 1024], "s": [0.33, 0.50, 1024], "m": [0.67, 0.75, 768], "l": [1.00, 1.00, 512],
               "x": [1.00, 1.25, 512]}
-_V11_SCALES = {"n": [0.50, 0.25, 1024], "s": [0.50, 0.50, 1024], "m": [0.50, 1.00, 512], "l": [1.00, 1.00, 512],
+V11_SCALES = {"n": [0.50, 0.25, 1024], "s": [0.50, 0.50, 1024], "m": [0.50, 1.00, 512], "l": [1.00, 1.00, 512],
                "x": [1.00, 1.50, 512]}
 
 _V8 = {
@@ -47,15 +47,20 @@ _V11 = {
 }
 
 
+def scaled_cfg(graph: dict, scales: dict, scale: str, nc: int = 80, **keys) -> dict:
+    """A yaml dict as the package's model yamls hold it: the graph, its scales and the chosen one, extra keys."""
+    if scale not in scales:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(scales)}")
+    return {"nc": nc, **keys, "scales": copy.deepcopy(scales), "scale": scale, **copy.deepcopy(graph)}
+
+
 def ultralytics_cfg(arch: str, scale: str = "n", nc: int = 80) -> dict:
     """The yaml dict of ultralytics' yolov8.yaml (arch "yolov8") or yolo11.yaml ("yolo11") at `scale`."""
-    graphs = {"yolov8": (_V8, _V8_SCALES), "yolo11": (_V11, _V11_SCALES)}
+    graphs = {"yolov8": (_V8, _V8_SCALES), "yolo11": (_V11, V11_SCALES)}
     if arch not in graphs:
         raise ValueError(f"unknown ultralytics architecture {arch!r}; choose one of {sorted(graphs)}")
     graph, scales = graphs[arch]
-    if scale not in scales:
-        raise ValueError(f"unknown {arch} scale {scale!r}; choose one of {sorted(scales)}")
-    return {"nc": nc, "scales": copy.deepcopy(scales), "scale": scale, **copy.deepcopy(graph)}
+    return scaled_cfg(graph, scales, scale, nc)
 
 
 def _multiples(cfg: dict) -> tuple[float, float, float, str | None]:
@@ -71,11 +76,11 @@ def _multiples(cfg: dict) -> tuple[float, float, float, str | None]:
 
 def parse_ultralytics(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tuple[nn.Sequential, list[int]]:
     """Layers of an ultralytics detection yaml and the indices whose outputs later layers read."""
-    if cfg.get("end2end") or cfg.get("activation"):
-        raise QYoloError("model yaml sets end2end or a custom activation; these ultralytics variants are not supported")
+    if cfg.get("activation"):
+        raise QYoloError("model yaml sets a custom activation; this ultralytics variant is not supported")
     depth, width, max_channels, scale = _multiples(cfg)
-    nc, reg_max = cfg["nc"], cfg.get("reg_max", 16)
-    legacy = not any(str(layer[2]) == "C3k2" for layer in cfg["backbone"] + cfg["head"])
+    nc, reg_max, end2end = cfg["nc"], cfg.get("reg_max", 16), bool(cfg.get("end2end"))
+    legacy = not any(str(layer[2]) in ("C3k2", "C2fCIB") for layer in cfg["backbone"] + cfg["head"])
     layers, save, c2 = [], [], ch[-1]
     for i, (f, n, m, args) in enumerate(cfg["backbone"] + cfg["head"]):
         spec = resolve_module(registry, m, i)
@@ -89,10 +94,12 @@ def parse_ultralytics(cfg: dict, ch: list[int], registry: ModuleRegistry) -> tup
                 n_ = 1
             if spec.cls is um.C3k2 and scale in ("m", "l", "x"):
                 args[3:4] = [True]
+            if spec.cls is um.SPPF:  # legacy rows [c2, k] keep cv1's activation (ultralytics 8.4's parser)
+                args = [*args, *(5, 3, False)[len(args) - 2:], len(args) <= 3]
         elif spec.role == "concat":
             c2 = sum(ch[x] for x in f)
         elif spec.role == "head":
-            args = [args[0], reg_max, legacy, [ch[x] for x in f]]
+            args = [args[0], reg_max, legacy, [ch[x] for x in f], end2end]
         else:
             c2 = ch[f]
         ch = append_layer(layers, save, ch, i, f, str(m), n_, spec.cls, args, c2)
@@ -104,45 +111,72 @@ def _head_index(cfg: dict) -> int:
 
 
 def _infer_nc(cfg: dict, state_dict: dict) -> int:
-    """Class count from the first class-branch output conv (out channels = nc)."""
-    weight = state_dict.get(f"model.{_head_index(cfg)}.cv3.0.2.weight")
+    """Class count from the first class-branch output conv (out channels = nc; the one-to-one branch's in a fused
+    end-to-end checkpoint)."""
+    h = _head_index(cfg)
+    weight = state_dict.get(f"model.{h}.cv3.0.2.weight", state_dict.get(f"model.{h}.one2one_cv3.0.2.weight"))
     return int(weight.shape[0]) if weight is not None else int(cfg["nc"])
 
 
 def float_head_modules(model: nn.Module) -> tuple[str, ...]:
-    """Module-name globs kept in float by default: each branch's output conv and the DFL conv (not the branch's
-    3x3 convs, which quantize like the rest of the network)."""
+    """Module-name globs kept in float by default: each branch's output conv (box distances or DFL logits, class
+    logits; of both branches of an end-to-end head) and the DFL conv, not the branches' 3x3 convs, which quantize
+    like the rest of the network."""
     h = _head_index(model.yaml)
-    return f"model.{h}.cv2.*.2", f"model.{h}.cv3.*.2", f"model.{h}.dfl.conv"
+    return (f"model.{h}.cv2.*.2", f"model.{h}.cv3.*.2", f"model.{h}.one2one_cv2.*.2", f"model.{h}.one2one_cv3.*.2",
+            f"model.{h}.dfl.conv")
 
 
-def _registry(name: str, blocks: dict[str, tuple[type, str]]) -> ModuleRegistry:
+# Heads of the package's other tasks: their checkpoints are refused by what they are, in one line.
+OTHER_TASKS = {
+    **dict.fromkeys(("Segment", "Segment26"), "an ultralytics instance-segmentation"),
+    **dict.fromkeys(("YOLOESegment", "YOLOESegment26"), "an ultralytics YOLOE instance-segmentation"),
+    **dict.fromkeys(("Pose", "Pose26"), "an ultralytics pose-estimation"),
+    **dict.fromkeys(("OBB", "OBB26"), "an ultralytics oriented-box (OBB)"),
+    "Classify": "an ultralytics image-classification", "SemanticSegment": "an ultralytics semantic-segmentation",
+    "Depth": "an ultralytics depth-estimation", "WorldDetect": "an ultralytics YOLO-World open-vocabulary",
+    "YOLOEDetect": "an ultralytics YOLOE open-vocabulary", "RTDETRDecoder": "an ultralytics RT-DETR",
+}
+
+
+def _registry(name: str, blocks: dict[str, tuple[type, str]], heads: dict | None = None) -> ModuleRegistry:
     registry = ModuleRegistry(name)
     for key, (cls, role) in {"Conv": (um.Conv, "channels"), "SPPF": (um.SPPF, "channels"),
                              "Concat": (um.Concat, "concat"), "nn.Upsample": (nn.Upsample, "same"),
-                             "Detect": (um.Detect, "head"), **blocks}.items():
+                             **(heads or {"Detect": (um.Detect, "head")}), **blocks}.items():
         registry.add(key, cls, role)
     return registry
 
 
-def _family(name: str, blocks: dict, signature: set[str]) -> Family:
+def ultralytics_family(name: str, blocks: dict, signature: set[str], configs: dict | None = None,
+                       head_layout: HeadLayout = ANCHOR_FREE, claims=None, heads: dict | None = None,
+                       float_text: str = "Detect branch output convs and DFL conv") -> Family:
+    """A family of the ultralytics package: its blocks beside the shared ones (Conv, SPPF, Concat,
+    Upsample, Detect; `heads` replace Detect), its named configs (default: ultralytics_cfg at n/s/m/l/x)."""
     return Family(
         name=name,
-        modules=_registry(name, blocks),
+        modules=_registry(name, blocks, heads),
         signature=frozenset(signature),
         build=DetectionModel,
         fuse=fuse_modules,
-        head_layout=ANCHOR_FREE,
+        head_layout=head_layout,
         pickle_module_packages=("ultralytics.nn",),
         pickle_other_packages=("ultralytics",),
-        configs={f"{name}{s}": partial(ultralytics_cfg, name, s) for s in "nsmlx"},
+        configs=configs if configs is not None else {f"{name}{s}": partial(ultralytics_cfg, name, s) for s in "nsmlx"},
         infer_nc=_infer_nc,
         parse=parse_ultralytics,
         float_modules=float_head_modules,
-        float_modules_text="Detect branch output convs and DFL conv",
+        float_modules_text=float_text,
+        claims=claims,
+        other_tasks=OTHER_TASKS,
     )
 
 
-YOLOV8 = _family("yolov8", {"C2f": (um.C2f, "channels_repeat")}, {"C2f"})
-YOLO11 = _family("yolo11", {"C3k2": (um.C3k2, "channels_repeat"), "C2PSA": (um.C2PSA, "channels_repeat")},
-                 {"C3k2", "C2PSA"})
+def is_yolo26(cfg: dict) -> bool:
+    """YOLO26 builds from YOLO11's blocks; its yaml is told apart by its head: end-to-end, or DFL-free (reg_max 1)."""
+    return bool(cfg.get("end2end")) or cfg.get("reg_max", 16) == 1
+
+
+YOLOV8 = ultralytics_family("yolov8", {"C2f": (um.C2f, "channels_repeat")}, {"C2f"})
+YOLO11_BLOCKS = {"C3k2": (um.C3k2, "channels_repeat"), "C2PSA": (um.C2PSA, "channels_repeat")}
+YOLO11 = ultralytics_family("yolo11", YOLO11_BLOCKS, {"C3k2", "C2PSA"}, claims=lambda cfg: not is_yolo26(cfg))
